@@ -1,0 +1,509 @@
+"""Vectorised parsing *and* validation of delimited text files.
+
+Readers describe a file with a :class:`TableFormat` (separator, header, encoding,
+typed :class:`Column` s) and call :func:`parse_table`. The whole file is checked
+with Arrow compute kernels — no Python loop over lines — and every problem is
+recorded with its file, 1-based line number, field and what was expected:
+
+- bytes that are not valid in the declared encoding;
+- lines with missing or extra fields, with a hint when another separator is used;
+- a last line without a newline that fails the checks ("truncated?");
+- a header line where none belongs, a missing/misspelt header, or a duplicate header;
+- values that are not integers / numbers / timestamps / allowed choices, or out of range.
+
+Rows with problems are dropped from the result; the caller raises the collector
+once every file is checked, so nothing long starts on bad input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from rayrec.errors import Problem, ProblemCollector
+
+Kind = Literal["int", "float", "str", "unix_time", "datetime"]
+
+_INT_RE = r"^[+-]?[0-9]+$"
+_FLOAT_RE = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_NAN_RE = r"^(?i:nan|[+-]?inf(?:inity)?)$"
+#: Unix seconds accepted as timestamps: 1970-01-01 up to 2100-01-01.
+_UNIX_MAX = 4102444800.0
+_OTHER_SEPARATORS: tuple[str, ...] = ("::", "\t", ",", ";", "|", "@", " ")
+_EXPECTED_WORDS: dict[str, str] = {
+    "int": "an integer",
+    "float": "a number",
+    "str": "a non-empty value",
+    "unix_time": "a unix timestamp in seconds (1970..2100)",
+    "datetime": "an ISO-8601 date-time such as 2014-04-07T10:51:09.277Z",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One typed field of a delimited file.
+
+    Attributes:
+        name: the field's name (the header's spelling when the file has one).
+        kind: how to parse and check it.
+        nullable: whether an empty value is allowed (read as missing).
+        min_value / max_value: inclusive numeric range, checked for int/float.
+        choices: the allowed values of a ``str`` field.
+        scale: a factor applied to ``unix_time`` values (e.g. 1e-3 for milliseconds).
+    """
+
+    name: str
+    kind: Kind = "str"
+    nullable: bool = False
+    min_value: float | None = None
+    max_value: float | None = None
+    choices: tuple[str, ...] | None = None
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class TableFormat:
+    """The layout of a delimited text file.
+
+    Attributes:
+        columns: typed fields. Without a header they are positional; with a header
+            they are matched by name and other header fields are kept as strings
+            when ``extra_columns`` is true.
+        sep: field separator (may be several characters, e.g. ``::``).
+        header: whether the first line is a header naming the fields.
+        encoding: text encoding of the file.
+        quoted: whether fields may be wrapped in double quotes (CSV quoting).
+        extra_columns: with a header, allow fields not listed in ``columns``.
+    """
+
+    columns: tuple[Column, ...]
+    sep: str
+    header: bool = False
+    encoding: str = "utf-8"
+    quoted: bool = False
+    extra_columns: bool = False
+    column_names: tuple[str, ...] = field(default=())
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+@dataclass
+class ParsedTable:
+    """The rows of a file that passed every check, typed, with their line numbers."""
+
+    frame: pd.DataFrame
+    lines: np.ndarray  # (R,) int64, 1-based line number of each row
+    total_lines: int
+
+
+def decode(raw: bytes, encoding: str, shown: str, problems: ProblemCollector) -> str:
+    """Decode ``raw``; an undecodable byte is reported with its line number."""
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        bad = raw[exc.start : exc.start + 4]
+        problems.add(
+            Problem(shown, line, None, f"text in {encoding} (wrong encoding?)", f"bytes {bad!r}")
+        )
+        return raw.decode(encoding, errors="replace")
+
+
+def split_lines(text: str) -> tuple[pa.Array, bool]:
+    """Split ``text`` into lines (``\\r\\n`` tolerated); return (lines, ends_with_newline)."""
+    ends_nl = text.endswith("\n")
+    if ends_nl:
+        text = text[:-1]
+    if not text:
+        return pa.array([], type=pa.large_string()), ends_nl
+    arr = pa.array([text], type=pa.large_string())
+    lines = pc.list_flatten(pc.split_pattern(arr, "\n"))
+    if "\r" in text:
+        lines = pc.utf8_rtrim(lines, characters="\r")
+    return lines, ends_nl
+
+
+def _indices(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.flatnonzero(np.asarray(pc.fill_null(mask, False)))
+
+
+def _separator_hint(line: str, sep: str) -> str:
+    for other in _OTHER_SEPARATORS:
+        if other != sep and other.strip(" ") and other in line and sep not in line:
+            return f" (the line seems to use {other!r}: wrong separator?)"
+    return ""
+
+
+def check_values(
+    values: pa.Array,
+    column: Column,
+    line_numbers: np.ndarray,
+    shown: str,
+    problems: ProblemCollector,
+) -> tuple[pa.Array, np.ndarray]:
+    """Check and convert one string column.
+
+    Returns:
+        (typed values, boolean mask (R,) of rows that passed).
+    """
+    values = pc.utf8_trim_whitespace(values)
+    empty = pc.equal(pc.utf8_length(values), 0)
+    ok = np.ones(len(values), dtype=bool)
+    empty_np = np.asarray(pc.fill_null(empty, True))
+    if not column.nullable:
+        ok &= ~empty_np
+    if column.kind == "int":
+        valid = pc.match_substring_regex(values, _INT_RE)
+    elif column.kind in ("float", "unix_time"):
+        valid = pc.or_(
+            pc.match_substring_regex(values, _FLOAT_RE),
+            pc.match_substring_regex(values, _NAN_RE),
+        )
+    elif column.kind == "datetime":
+        valid = None
+    else:
+        valid = pc.invert(empty)
+    if valid is not None:
+        ok &= np.asarray(pc.fill_null(valid, False)) | empty_np
+    typed: pa.Array
+    clean = pc.if_else(pa.array(ok & ~empty_np), values, pa.scalar(None, values.type))
+    if column.kind == "int":
+        typed = pc.cast(clean, pa.int64())
+    elif column.kind in ("float", "unix_time"):
+        typed = pc.cast(clean, pa.float64())
+        if column.kind == "unix_time":
+            if column.scale != 1.0:
+                typed = pc.multiply(typed, column.scale)
+            in_range = pc.and_(pc.greater_equal(typed, 0.0), pc.less(typed, _UNIX_MAX))
+            ok &= np.asarray(pc.fill_null(in_range, True))
+    elif column.kind == "datetime":
+        parsed = pd.to_datetime(
+            pd.Series(clean.to_numpy(zero_copy_only=False)),
+            format="ISO8601",
+            errors="coerce",
+            utc=True,
+        )
+        bad_dt = parsed.isna().to_numpy() & ~empty_np
+        ok &= ~bad_dt
+        seconds = (parsed - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+        typed = pa.array(seconds, type=pa.float64(), from_pandas=True)
+    else:
+        typed = clean
+    if column.kind in ("int", "float") and (
+        column.min_value is not None or column.max_value is not None
+    ):
+        numeric = typed
+        if column.min_value is not None:
+            ok &= np.asarray(pc.fill_null(pc.greater_equal(numeric, column.min_value), True))
+        if column.max_value is not None:
+            ok &= np.asarray(pc.fill_null(pc.less_equal(numeric, column.max_value), True))
+    if column.choices is not None:
+        member = pc.is_in(values, value_set=pa.array(column.choices, type=values.type))
+        ok &= np.asarray(member) | (empty_np & column.nullable)
+    bad = np.flatnonzero(~ok)
+    if len(bad):
+        expected = _EXPECTED_WORDS[column.kind]
+        if column.min_value is not None or column.max_value is not None:
+            lo = "-inf" if column.min_value is None else f"{column.min_value:g}"
+            hi = "inf" if column.max_value is None else f"{column.max_value:g}"
+            expected += f" in [{lo}, {hi}]"
+        if column.choices is not None:
+            expected = "one of " + ", ".join(repr(c) for c in column.choices)
+        shown_bad = bad[: max(0, problems.cap - len(problems.problems))]
+        raw = values.take(pa.array(shown_bad, type=pa.int64())).to_pylist()
+        problems.extend(
+            (
+                Problem(shown, int(line_numbers[i]), column.name, expected, v)
+                for i, v in zip(shown_bad, raw, strict=True)
+            ),
+            total=len(bad),
+        )
+    return typed, ok
+
+
+def parse_table(
+    raw: bytes, fmt: TableFormat, shown: str, problems: ProblemCollector
+) -> ParsedTable:
+    """Parse and check a delimited file held in ``raw`` (already decompressed)."""
+    text = decode(raw, fmt.encoding, shown, problems)
+    if fmt.quoted:
+        return _parse_quoted(text, fmt, shown, problems)
+    lines, ends_nl = split_lines(text)
+    n_lines = len(lines)
+    line_no = np.arange(1, n_lines + 1, dtype=np.int64)
+    start = 0
+    names = fmt.names
+    if fmt.header:
+        if n_lines == 0:
+            problems.add(Problem(shown, None, None, "a header line and data", "an empty file"))
+            return _empty(fmt)
+        header_line = lines[0].as_py()
+        names = _check_header(header_line, fmt, shown, problems)
+        if names is None:
+            return _empty(fmt)
+        start = 1
+        dup = _indices(pc.equal(lines, header_line))
+        for i in dup[dup > 0]:
+            problems.add(Problem(shown, int(i) + 1, None, "a data line", "a duplicate header line"))
+    body = lines.slice(start)
+    body_lines = line_no[start:]
+    if n_lines - start == 0:
+        problems.add(Problem(shown, None, None, "at least one data line", "no data"))
+        return _empty(fmt)
+    blank = np.asarray(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(body)), 0))
+    parts = pc.split_pattern(body, fmt.sep)
+    n_fields = np.asarray(pc.list_value_length(parts))
+    wrong = np.flatnonzero((n_fields != len(names)) & ~blank)
+    for i in np.flatnonzero(blank)[: problems.cap]:
+        problems.add(Problem(shown, int(body_lines[i]), None, "a record", "an empty line"))
+    if len(wrong):
+        cap = max(0, problems.cap - len(problems.problems))
+        for i in wrong[:cap]:
+            line = body[int(i)].as_py()
+            expected = f"{len(names)} fields separated by {fmt.sep!r}" + _separator_hint(
+                line, fmt.sep
+            )
+            if int(i) == len(body) - 1 and not ends_nl:
+                expected += " (the last line has no newline: is the file truncated?)"
+            found = f"{n_fields[i]} field{'s' if n_fields[i] != 1 else ''}: {line}"
+            problems.add(Problem(shown, int(body_lines[i]), None, expected, found))
+        problems.extend((), total=len(wrong) - min(len(wrong), cap))
+    keep = (n_fields == len(names)) & ~blank
+    if not fmt.header and len(body) and keep[0]:
+        _check_no_header(body[0].as_py(), fmt, shown, int(body_lines[0]), problems)
+    kept_idx = pa.array(np.flatnonzero(keep), type=pa.int64())
+    parts = parts.take(kept_idx)
+    row_lines = body_lines[keep]
+    by_name = {c.name: c for c in fmt.columns}
+    cols: dict[str, pa.Array] = {}
+    ok = np.ones(len(row_lines), dtype=bool)
+    for j, name in enumerate(names):
+        values = pc.list_element(parts, j)
+        column = by_name.get(name, Column(name, "str", nullable=True))
+        typed, col_ok = check_values(values, column, row_lines, shown, problems)
+        cols[name] = typed
+        ok &= col_ok
+    if not ends_nl and len(body) and not keep[-1]:
+        pass  # already reported with the truncation hint
+    elif not ends_nl and len(ok) and not ok[-1] and row_lines[-1] == n_lines:
+        problems.add(
+            Problem(
+                shown,
+                int(row_lines[-1]),
+                None,
+                "a complete last line ending in a newline (is the file truncated?)",
+                lines[n_lines - 1].as_py(),
+            )
+        )
+    return _finish(cols, ok, row_lines, n_lines)
+
+
+def _finish(
+    cols: dict[str, pa.Array], ok: np.ndarray, row_lines: np.ndarray, n_lines: int
+) -> ParsedTable:
+    table = pa.table(cols)
+    if not ok.all():
+        table = table.filter(pa.array(ok))
+    frame = table.to_pandas()
+    return ParsedTable(frame=frame, lines=row_lines[ok], total_lines=n_lines)
+
+
+def _empty(fmt: TableFormat) -> ParsedTable:
+    return ParsedTable(
+        frame=pd.DataFrame({c.name: [] for c in fmt.columns}),
+        lines=np.zeros(0, dtype=np.int64),
+        total_lines=0,
+    )
+
+
+def _split_header(header_line: str, sep: str) -> list[str]:
+    return [h.strip().strip('"').lstrip("\ufeff") for h in header_line.split(sep)]
+
+
+def _check_header(
+    header_line: str, fmt: TableFormat, shown: str, problems: ProblemCollector
+) -> tuple[str, ...] | None:
+    got = _split_header(header_line, fmt.sep)
+    missing = [c.name for c in fmt.columns if c.name not in got]
+    extra = [g for g in got if g not in fmt.names]
+    if missing or (extra and not fmt.extra_columns):
+        expected = f"a header with the fields {fmt.sep.join(fmt.names)!r}"
+        if missing:
+            expected += f" (missing: {', '.join(missing)})"
+        if _separator_hint(header_line, fmt.sep) and len(got) == 1:
+            expected += _separator_hint(header_line, fmt.sep)
+        problems.add(Problem(shown, 1, "header", expected, header_line))
+        return None
+    if len(set(got)) != len(got):
+        problems.add(Problem(shown, 1, "header", "distinct field names", header_line))
+        return None
+    return tuple(got)
+
+
+def _check_no_header(
+    first: str, fmt: TableFormat, shown: str, line: int, problems: ProblemCollector
+) -> None:
+    """A headerless format whose first line reads like a header gets one clear message."""
+    fields = [f.strip() for f in first.split(fmt.sep)]
+    numeric_cols = [i for i, c in enumerate(fmt.columns) if c.kind in ("int", "float")]
+    if numeric_cols and all(
+        re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ ]*", fields[i]) for i in numeric_cols
+    ):
+        problems.add(
+            Problem(
+                shown,
+                line,
+                None,
+                f"data (this format has no header; fields: {', '.join(fmt.names)})",
+                f"a header line: {first}",
+            )
+        )
+
+
+def _parse_quoted(
+    text: str, fmt: TableFormat, shown: str, problems: ProblemCollector
+) -> ParsedTable:
+    """CSV with quoting, through Arrow's CSV reader. Assumes no newlines inside quotes."""
+    if not text.strip():
+        problems.add(Problem(shown, None, None, "a header line and data", "an empty file"))
+        return _empty(fmt)
+    data = text.encode("utf-8")
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    if fmt.header:
+        names = _check_header(first_line, fmt, shown, problems)
+        if names is None:
+            return _empty(fmt)
+    else:
+        names = fmt.names
+    invalid: list[tuple[int | None, str, int]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        invalid.append((row.number, row.text, row.actual_columns))
+        return "skip"
+
+    def read(use_threads: bool) -> pa.Table:
+        return pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(
+                column_names=list(names),
+                skip_rows=1 if fmt.header else 0,
+                use_threads=use_threads,
+                block_size=1 << 24,
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=fmt.sep,
+                quote_char='"',
+                newlines_in_values=False,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.large_string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+
+    table = read(use_threads=True)
+    start = 2 if fmt.header else 1
+    n_total = text.count("\n") + (0 if text.endswith("\n") else 1)
+    if invalid and any(number is None for number, _, _ in invalid):
+        invalid.clear()
+        table = read(use_threads=False)
+    bad_lines: list[int] = []
+    for number, line_text, actual in invalid:
+        # Arrow counts physical rows from 1 including skipped header rows.
+        line = int(number) if number is not None else -1
+        bad_lines.append(line)
+        expected = f"{len(names)} fields separated by {fmt.sep!r}" + _separator_hint(
+            line_text, fmt.sep
+        )
+        if line == n_total and not text.endswith("\n"):
+            expected += " (the last line has no newline: is the file truncated?)"
+        problems.add(Problem(shown, line, None, expected, f"{actual} fields: {line_text}"))
+    all_lines = np.arange(start, start + table.num_rows + len(bad_lines), dtype=np.int64)
+    row_lines = all_lines[~np.isin(all_lines, np.asarray(bad_lines, dtype=np.int64))]
+    if fmt.header:
+        dup = _indices(pc.equal(table.column(names[0]), names[0]))
+        for i in dup:
+            problems.add(
+                Problem(shown, int(row_lines[i]), None, "a data line", "a duplicate header line")
+            )
+    by_name = {c.name: c for c in fmt.columns}
+    cols: dict[str, pa.Array] = {}
+    ok = np.ones(table.num_rows, dtype=bool)
+    for name in names:
+        column = by_name.get(name, Column(name, "str", nullable=True))
+        values = table.column(name).combine_chunks()
+        typed, col_ok = check_values(values, column, row_lines, shown, problems)
+        cols[name] = typed
+        ok &= col_ok
+    return _finish(cols, ok, row_lines, n_total)
+
+
+def parse_int_lists(
+    values: pa.Array | Sequence[str],
+    sep: str,
+    field_name: str,
+    line_numbers: np.ndarray,
+    shown: str,
+    problems: ProblemCollector,
+    *,
+    length: int | None = None,
+    min_length: int = 1,
+    min_value: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse a column of ``sep``-joined integer lists (e.g. ``"3 17 17 4"``).
+
+    Returns:
+        (flat int64 values, (R,) list lengths, (R,) bool mask of rows that passed).
+    """
+    arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.large_string())
+    arr = pc.utf8_trim_whitespace(arr)
+    parts = pc.split_pattern(arr, sep)
+    lengths = np.asarray(pc.list_value_length(parts)).astype(np.int64)
+    flat = pc.list_flatten(parts)
+    is_int = np.asarray(pc.fill_null(pc.match_substring_regex(flat, _INT_RE), False))
+    row_of = np.repeat(np.arange(len(arr)), lengths)
+    ok = np.ones(len(arr), dtype=bool)
+    bad_tok = np.flatnonzero(~is_int)
+    if len(bad_tok):
+        ok[np.unique(row_of[bad_tok])] = False
+    ints = pc.cast(pc.if_else(pa.array(is_int), flat, "0"), pa.int64()).to_numpy()
+    if min_value is not None:
+        low = np.flatnonzero(is_int & (ints < min_value))
+        ok[np.unique(row_of[low])] = False
+    else:
+        low = np.zeros(0, dtype=np.int64)
+    if length is not None:
+        wrong_len = lengths != length
+        expected_len = f"a list of exactly {length} integers joined by {sep!r}"
+    else:
+        wrong_len = lengths < min_length
+        expected_len = f"a list of at least {min_length} integers joined by {sep!r}"
+    ok &= ~wrong_len
+    reported: set[int] = set()
+    for i in np.flatnonzero(wrong_len):
+        reported.add(int(i))
+        problems.add(
+            Problem(shown, int(line_numbers[i]), field_name, expected_len, str(arr[int(i)]))
+        )
+    for tok in np.concatenate([bad_tok, low]):
+        r = int(row_of[tok])
+        if r in reported:
+            continue
+        reported.add(r)
+        expected = "integers" if min_value is None else f"integers >= {min_value}"
+        problems.add(
+            Problem(shown, int(line_numbers[r]), field_name, expected, str(flat[int(tok)]))
+        )
+    return ints, lengths, ok
