@@ -130,7 +130,7 @@ def fingerprint(paths: Sequence[Path], *, extra: str = "") -> str:
         h.update(f"{p.name}\0{st.st_size}\0".encode())
         with p.open("rb") as fh:
             if st.st_size <= limit:
-                for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                while block := fh.read(1 << 20):
                     h.update(block)
             else:
                 h.update(str(st.st_mtime_ns).encode())

@@ -133,10 +133,6 @@ def split_lines(text: str) -> tuple[pa.Array, bool]:
     return lines, ends_nl
 
 
-def _indices(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.flatnonzero(np.asarray(pc.fill_null(mask, False)))
-
-
 def _separator_hint(line: str, sep: str) -> str:
     for other in _OTHER_SEPARATORS:
         if other != sep and other.strip(" ") and other in line and sep not in line:
@@ -248,13 +244,11 @@ def parse_table(
             problems.add(Problem(shown, None, None, "a header line and data", "an empty file"))
             return _empty(fmt)
         header_line = lines[0].as_py()
-        names = _check_header(header_line, fmt, shown, problems)
-        if names is None:
+        checked = _check_header(header_line, fmt, shown, problems)
+        if checked is None:
             return _empty(fmt)
+        names = checked
         start = 1
-        dup = _indices(pc.equal(lines, header_line))
-        for i in dup[dup > 0]:
-            problems.add(Problem(shown, int(i) + 1, None, "a data line", "a duplicate header line"))
     body = lines.slice(start)
     body_lines = line_no[start:]
     if n_lines - start == 0:
@@ -279,6 +273,13 @@ def parse_table(
             problems.add(Problem(shown, int(body_lines[i]), None, expected, found))
         problems.extend((), total=len(wrong) - min(len(wrong), cap))
     keep = (n_fields == len(names)) & ~blank
+    if fmt.header:
+        dup = np.asarray(pc.fill_null(pc.equal(body, lines[0]), False))
+        for i in np.flatnonzero(dup):
+            problems.add(
+                Problem(shown, int(body_lines[i]), None, "a data line", "a duplicate header line")
+            )
+        keep &= ~dup
     if not fmt.header and len(body) and keep[0]:
         _check_no_header(body[0].as_py(), fmt, shown, int(body_lines[0]), problems)
     kept_idx = pa.array(np.flatnonzero(keep), type=pa.int64())
@@ -433,11 +434,16 @@ def _parse_quoted(
     all_lines = np.arange(start, start + table.num_rows + len(bad_lines), dtype=np.int64)
     row_lines = all_lines[~np.isin(all_lines, np.asarray(bad_lines, dtype=np.int64))]
     if fmt.header:
-        dup = _indices(pc.equal(table.column(names[0]), names[0]))
-        for i in dup:
+        dup = np.ones(table.num_rows, dtype=bool)
+        for name in names:
+            dup &= np.asarray(pc.fill_null(pc.equal(table.column(name), name), False))
+        for i in np.flatnonzero(dup):
             problems.add(
                 Problem(shown, int(row_lines[i]), None, "a data line", "a duplicate header line")
             )
+        if dup.any():
+            table = table.filter(pa.array(~dup))
+            row_lines = row_lines[~dup]
     by_name = {c.name: c for c in fmt.columns}
     cols: dict[str, pa.Array] = {}
     ok = np.ones(table.num_rows, dtype=bool)

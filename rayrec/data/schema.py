@@ -197,7 +197,7 @@ def encode_ids(
     if universe is not None:
         uniq = uniq.union(pd.Index(universe))
     uniq = uniq.sort_values()
-    codes = uniq.get_indexer(values)
+    codes = uniq.get_indexer(pd.Index(values))
     return (codes + 1).astype(np.int64), uniq
 
 

@@ -1,0 +1,27 @@
+"""Shared test fixtures: paths to the real data (optional) and small generated logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def shared_dataset(folder: str) -> Path:
+    """The real copy of a dataset in ../shared/data, or skip the test."""
+    path = SHARED_DATA / folder
+    if not path.is_dir():
+        pytest.skip(f"real data not available: {path}")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never touch the user's ~/.cache/rayrec from tests."""
+    monkeypatch.setenv("RAYREC_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("RAYREC_DATA", raising=False)
