@@ -13,11 +13,13 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from rayrec import __version__
-from rayrec.errors import EXIT_FAILURE, RayrecError
+from rayrec.errors import EXIT_FAILURE, InputError, RayrecError
 
 Handler = Callable[[argparse.Namespace], int]
 #: "group verb" (or "verb") -> (parser builder, handler)
@@ -143,12 +145,224 @@ def _download_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sha256", help="expected checksum when --url is given")
 
 
+class DownloadProgress:
+    """The ``progress`` callback of a download: one concise line on ``stream``.
+
+    A line is written when another ``step`` of the file is done, or ``interval``
+    seconds after the last one (2 s on a terminal, 30 s otherwise), and once at 100%.
+    On a terminal the line is rewritten in place with ``\\r``; elsewhere (a log file,
+    CI) each update is a plain line. Call :meth:`close` when the download ends.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        stream: TextIO,
+        *,
+        step: float = 0.05,
+        interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.label = label
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.step = step
+        self.interval = interval if interval is not None else (2.0 if self.tty else 30.0)
+        self.clock = clock
+        self._start: tuple[float, int] | None = None  # (time, bytes) of the first call
+        self._last: tuple[float, int] | None = None  # (time, step count) of the last line
+        self._width = 0  # length of the line on screen (terminal only)
+        self._finished = False
+
+    def __call__(self, done: int, total: int | None) -> None:
+        now = self.clock()
+        if self._start is None:
+            self._start = (now, done)
+        if self._finished:
+            return
+        complete = total is not None and 0 < total <= done
+        steps = int(done / total / self.step + 1e-9) if total else 0  # whole steps done
+        due = (
+            self._last is None
+            or complete
+            or steps > self._last[1]
+            or now - self._last[0] >= self.interval
+        )
+        if not due:
+            return
+        self._last = (now, steps)
+        self._finished = complete
+        self._write(self._line(done, total, now))
+
+    def _line(self, done: int, total: int | None, now: float) -> str:
+        mib = 1 << 20
+        text = f"{self.label}: {done / mib:,.1f}"
+        text += f" of {total / mib:,.1f} MiB ({100 * done // total}%)" if total else " MiB"
+        start_time, start_bytes = self._start or (now, done)
+        if now > start_time and done > start_bytes:
+            text += f", {(done - start_bytes) / mib / (now - start_time):,.1f} MiB/s"
+        return text
+
+    def _write(self, text: str) -> None:
+        if self.tty:
+            self.stream.write("\r" + text.ljust(self._width))
+            self._width = len(text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the terminal line, so what follows starts on its own line."""
+        if self.tty and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._width = 0
+
+
 @command("data download", _download_args)
 def _data_download(args: argparse.Namespace) -> int:
     from rayrec.data.download import download_dataset
 
-    path = download_dataset(args.dataset, args.dest, url=args.url, sha256=args.sha256)
+    progress = DownloadProgress(args.dataset, sys.stderr)
+    try:
+        path = download_dataset(
+            args.dataset, args.dest, url=args.url, sha256=args.sha256, progress=progress
+        )
+    finally:
+        progress.close()
     print(f"{args.dataset}: ready in {path}")
+    return 0
+
+
+# ----------------------------------------------------------------- simulator
+DEFAULT_SIM_ROOT = "runs/simulators"
+
+
+def _sim_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="env spec YAML (e.g. envs/ml1m.yaml)")
+    p.add_argument("--data-dir", help="dataset folder (overrides the spec's dataset.path)")
+    p.add_argument("--out", help=f"checkpoint folder (default {DEFAULT_SIM_ROOT}/<spec name>)")
+    p.add_argument(
+        "--parts", default="train,eval", help="which simulators: train, eval or both (default)"
+    )
+    p.add_argument("--device", default="cpu", help="torch device for training (cpu, cuda)")
+    p.add_argument("--json", action="store_true", help="end with one JSON object of metrics")
+
+
+@command("simulator train", _sim_train_args)
+def _simulator_train(args: argparse.Namespace) -> int:
+    from rayrec.simulator.build import train_simulators
+    from rayrec.simulator.spec import load_spec
+
+    spec = load_spec(args.spec)
+    parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
+    bad = [p for p in parts if p not in ("train", "eval")]
+    if bad:
+        raise InputError(f"--parts: expected 'train' and/or 'eval', got {', '.join(bad)}")
+    out = Path(args.out or f"{DEFAULT_SIM_ROOT}/{spec.name}")
+
+    def progress(part: str, entry: dict[str, Any]) -> None:
+        aucs = ", ".join(f"{k} {v['auc']:.4f}" for k, v in entry.get("valid", {}).items())
+        print(
+            f"[{part}] epoch {entry['epoch']:>3}  loss {entry['train_loss']:.4f}"
+            f"  valid AUC {aucs or '-'}  ({entry['seconds']:.1f}s)",
+            flush=True,
+        )
+
+    summary = train_simulators(
+        spec, out, data_dir=args.data_dir, parts=parts, device=args.device, progress=progress
+    )
+    prov = summary["provenance"]
+    print(f"data: {prov['dataset']} — {prov['dataset_note']}")
+    print(
+        f"      {prov['n_users']:,} users, {prov['n_items']:,} items, {prov['n_slates']:,} slates"
+    )
+    report: dict[str, Any] = {"checkpoint": str(out), "parts": {}}
+    for part, info in summary["parts"].items():
+        metrics = info.get("metrics")
+        if not metrics:
+            print(f"[{part}] ground-truth simulator (no training), {info['part_slates']:,} slates")
+            report["parts"][part] = {"slates": info["part_slates"]}
+            continue
+        print(f"[{part}] best epoch {metrics['best_epoch']}, validation (latest slates by time):")
+        print(
+            f"        {'feedback':<12}{'AUC':>8}{'logloss':>9}"
+            f"   {'popularity AUC':>15}{'logloss':>9}"
+        )
+        for fb, m in metrics["valid"].items():
+            base = metrics["popularity_baseline"].get(fb, {})
+            print(
+                f"        {fb:<12}{m['auc']:>8.4f}{m['logloss']:>9.4f}"
+                f"   {base.get('auc', float('nan')):>15.4f}"
+                f"{base.get('logloss', float('nan')):>9.4f}"
+            )
+        report["parts"][part] = {
+            "valid": metrics["valid"],
+            "popularity_baseline": metrics["popularity_baseline"],
+        }
+    print(f"checkpoint: {out}")
+    if args.json:
+        emit_json(report)
+    return 0
+
+
+def _sim_check_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", help="env spec YAML or simulator checkpoint folder")
+    p.add_argument("--part", default="eval", choices=["train", "eval"], help="which simulator")
+    p.add_argument("--checkpoint", help="checkpoint folder for a spec with a learned simulator")
+    p.add_argument("--users", type=int, default=1000, help="users (sessions) per policy")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true", help="end with one JSON object keyed by policy")
+
+
+def load_simulator_target(target: str, part: str, checkpoint: str | None = None) -> tuple[Any, Any]:
+    """(Simulator, EnvConfig) from a spec file or a checkpoint folder."""
+    from rayrec.config import from_dict
+    from rayrec.simulator import EnvConfig, Simulator
+    from rayrec.simulator.build import in_memory_simulator
+    from rayrec.simulator.spec import load_spec
+
+    path = Path(target)
+    if path.is_dir():
+        root = path / part if (path / part / "meta.json").is_file() else path
+        sim = Simulator.load(root)
+        return sim, from_dict(EnvConfig, sim.meta.get("env", {}), f"{root}/meta.json: env")
+    spec = load_spec(path)
+    if spec.backend == "ground_truth" and checkpoint is None:
+        return in_memory_simulator(spec, part), spec.env
+    root = Path(checkpoint or f"{DEFAULT_SIM_ROOT}/{spec.name}") / part
+    if not (root / "meta.json").is_file():
+        raise InputError(
+            f"no simulator checkpoint at {root}; run `rayrec simulator train {target}` first"
+            " (or pass --checkpoint DIR)"
+        )
+    return Simulator.load(root), spec.env
+
+
+@command("simulator check", _sim_check_args)
+def _simulator_check(args: argparse.Namespace) -> int:
+    from rayrec.simulator.rollout import POLICIES, rollout
+
+    sim, env_config = load_simulator_target(args.target, args.part, args.checkpoint)
+    if args.users < 1:
+        raise InputError(f"--users must be >= 1, got {args.users}")
+    results: dict[str, dict[str, float]] = {}
+    print(f"simulator: {sim.meta.get('spec_name', args.target)} ({args.part}, {sim.kind})")
+    print(
+        f"{'policy':<10}{'total reward':>14}{'± std':>8}{'depth':>8}"
+        f"{'variance':>10}{'coverage':>10}"
+    )
+    for name, make in POLICIES.items():
+        res = rollout(sim, make(), args.users, env_config, seed=args.seed, device=args.device)
+        s = res.summary(sim.n_items)
+        results[name] = s
+        print(
+            f"{name:<10}{s['total_reward']:>14.3f}{s['total_reward_std']:>8.2f}{s['depth']:>8.2f}"
+            f"{s['reward_variance']:>10.3f}{s['coverage']:>10.3f}"
+        )
+    if args.json:
+        emit_json(results)
     return 0
 
 

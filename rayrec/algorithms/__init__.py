@@ -1,0 +1,1 @@
+"""RLlib algorithms (new API stack) for slate recommendation."""

@@ -1,0 +1,277 @@
+"""A loaded user simulator: response backend inputs, user population, initial histories.
+
+A :class:`Simulator` is what a checkpoint directory holds and what every env
+runner loads read-only:
+
+``meta.json``   kind, feedback names, id spaces, spec, data fingerprint, metrics
+``arrays.npz``  population, activity, item popularity, initial histories, user
+                features, initial encoder states or the synthetic ground truth
+``model.pt``    response-model weights and config (learned simulators only)
+
+Checkpoints are written atomically (a crash leaves any previous one intact).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from rayrec.data.io import atomic_dir
+from rayrec.data.synthetic import GroundTruth
+from rayrec.errors import InputError
+from rayrec.simulator.response import ResponseModelConfig, UserResponseModel, history_states
+from rayrec.simulator.slates import SlateData
+
+if TYPE_CHECKING:
+    from rayrec.simulator.backends import ResponseBackend
+
+#: Items of history kept per user in a checkpoint (observations use the last H).
+STORED_HISTORY = 200
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class Simulator:
+    """Everything an environment needs about the simulated users.
+
+    Attributes:
+        kind: ``learned`` (response model) or ``ground_truth`` (synthetic truth).
+        feedback_names: behaviours the backend scores.
+        n_users / n_items: id spaces (1..n).
+        population: (P,) user ids sessions are drawn from.
+        population_activity: (P,) number of logged slates of each (for ``activity`` sampling).
+        popularity: (I + 1,) positive responses per item in the simulator's log.
+        last_items: (U + 1, STORED_HISTORY) each user's latest exposed items, right-aligned.
+        last_feedback: (U + 1, STORED_HISTORY, F) their feedback.
+        user_features: (U + 1, n_uf) categorical codes.
+        model / init_states: the response model and each user's encoder state (learned).
+        truth: the ground truth (ground_truth kind).
+        meta: provenance and metrics.
+    """
+
+    kind: str
+    feedback_names: tuple[str, ...]
+    n_users: int
+    n_items: int
+    population: np.ndarray
+    population_activity: np.ndarray
+    popularity: np.ndarray
+    last_items: np.ndarray
+    last_feedback: np.ndarray
+    user_features: np.ndarray
+    model: UserResponseModel | None = None
+    init_states: np.ndarray | None = None
+    truth: GroundTruth | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def make_backend(self, device: str | torch.device = "cpu") -> ResponseBackend:
+        from rayrec.simulator.backends import GroundTruthBackend, LearnedBackend
+
+        if self.kind == "ground_truth":
+            assert self.truth is not None
+            return GroundTruthBackend(self.truth, device)
+        assert self.model is not None and self.init_states is not None
+        return LearnedBackend(self.model, self.init_states, self.user_features, device)
+
+    def history_items(self, length: int) -> np.ndarray:
+        """(U + 1, H) the last H exposed items, left-padded with 0."""
+        return _last_columns(self.last_items, length)
+
+    def history_feedback(self, length: int) -> np.ndarray:
+        """(U + 1, H, F) their feedback."""
+        return _last_columns(self.last_feedback, length)
+
+    def oracle_slate(self, users: np.ndarray, k: int) -> np.ndarray | None:
+        """(B, k) the best slate per user when the ground truth is known, else None."""
+        return None if self.truth is None else self.truth.oracle_slate(users, k)
+
+    # ------------------------------------------------------------- persistence
+    def save(self, directory: Path) -> None:
+        arrays: dict[str, np.ndarray] = {
+            "population": self.population,
+            "population_activity": self.population_activity,
+            "popularity": self.popularity,
+            "last_items": self.last_items,
+            "last_feedback": self.last_feedback,
+            "user_features": self.user_features,
+        }
+        if self.init_states is not None:
+            arrays["init_states"] = self.init_states
+        if self.truth is not None:
+            arrays.update({f"truth_{k}": v for k, v in self.truth.to_arrays().items()})
+        meta = {
+            "checkpoint_version": CHECKPOINT_VERSION,
+            "kind": self.kind,
+            "feedback_names": list(self.feedback_names),
+            "n_users": self.n_users,
+            "n_items": self.n_items,
+            "meta": self.meta,
+        }
+        with atomic_dir(directory) as tmp:
+            np.savez_compressed(tmp / "arrays.npz", **arrays)  # type: ignore[arg-type]
+            if self.model is not None:
+                torch.save(
+                    {"config": asdict(self.model.config), "state_dict": self.model.state_dict()},
+                    tmp / "model.pt",
+                )
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=_json_default))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Simulator:
+        """Load a simulator checkpoint (read-only).
+
+        Raises:
+            InputError: when ``directory`` is not a complete simulator checkpoint.
+        """
+        directory = Path(directory)
+        meta_path = directory / "meta.json"
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{meta_path}: not a rayrec simulator checkpoint ({exc})") from exc
+        if meta.get("checkpoint_version") != CHECKPOINT_VERSION:
+            raise InputError(
+                f"{meta_path}: checkpoint version {meta.get('checkpoint_version')}, expected"
+                f" {CHECKPOINT_VERSION}; retrain with `rayrec simulator train`"
+            )
+        with np.load(directory / "arrays.npz") as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        model = None
+        if meta["kind"] == "learned":
+            blob = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
+            cfg = dict(blob["config"])
+            cfg["feedback_names"] = tuple(cfg["feedback_names"])
+            cfg["user_feature_sizes"] = tuple(cfg["user_feature_sizes"])
+            model = UserResponseModel(ResponseModelConfig(**cfg))
+            model.load_state_dict(blob["state_dict"])
+            model.eval()
+        truth = None
+        if meta["kind"] == "ground_truth":
+            truth = GroundTruth.from_arrays(
+                {k[len("truth_") :]: v for k, v in arrays.items() if k.startswith("truth_")}
+            )
+        return cls(
+            kind=meta["kind"],
+            feedback_names=tuple(meta["feedback_names"]),
+            n_users=int(meta["n_users"]),
+            n_items=int(meta["n_items"]),
+            population=arrays["population"],
+            population_activity=arrays["population_activity"],
+            popularity=arrays["popularity"],
+            last_items=arrays["last_items"],
+            last_feedback=arrays["last_feedback"],
+            user_features=arrays["user_features"],
+            model=model,
+            init_states=arrays.get("init_states"),
+            truth=truth,
+            meta=meta["meta"],
+        )
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def _last_columns(arr: np.ndarray, length: int) -> np.ndarray:
+    have = arr.shape[1]
+    if length <= have:
+        return np.ascontiguousarray(arr[:, have - length :])
+    pad = np.zeros((arr.shape[0], length - have, *arr.shape[2:]), dtype=arr.dtype)
+    return np.concatenate([pad, arr], axis=1)
+
+
+def population_from_slates(slates: SlateData) -> tuple[np.ndarray, np.ndarray]:
+    """(P,) users with at least one slate and (P,) their slate counts."""
+    counts = np.bincount(slates.user, minlength=slates.n_users + 1)
+    users = np.flatnonzero(counts[1:]) + 1
+    return users.astype(np.int64), counts[users].astype(np.float64)
+
+
+def item_popularity(slates: SlateData, weights: np.ndarray) -> np.ndarray:
+    """(I + 1,) weighted positive responses per item."""
+    items = slates.items.reshape(-1)
+    score = (slates.feedback * weights).sum(-1).reshape(-1)
+    keep = items > 0
+    return np.bincount(items[keep], weights=score[keep], minlength=slates.n_items + 1)
+
+
+def last_exposures(
+    slates: SlateData, length: int = STORED_HISTORY
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's last ``length`` exposed items (right-aligned) and their feedback."""
+    m = slates.items.shape[1]
+    n_slates = -(-length // max(m, 1)) + 1
+    idx = slates.last_slates(n_slates)  # (U + 1, n) -1 = none
+    pad_items = np.concatenate([slates.items, np.zeros((1, m), np.int64)])
+    pad_fb = np.concatenate(
+        [slates.feedback, np.zeros((1, *slates.feedback.shape[1:]), np.float32)]
+    )
+    idx = np.where(idx < 0, len(slates), idx)
+    items = pad_items[idx].reshape(len(idx), -1)  # (U + 1, n·M)
+    fb = pad_fb[idx].reshape(len(idx), items.shape[1], -1)  # (U + 1, n·M, F)
+    order = np.argsort(items > 0, axis=1, kind="stable")[:, -length:]  # valid ones to the right
+    items = np.take_along_axis(items, order, axis=1)
+    fb = np.take_along_axis(fb, order[..., None], axis=1)
+    if items.shape[1] < length:
+        items = _last_columns(items, length)
+        fb = _last_columns(fb, length)
+    return items, fb
+
+
+def learned_simulator(
+    model: UserResponseModel,
+    slates: SlateData,
+    user_features: np.ndarray,
+    reward_weights: np.ndarray,
+    meta: dict[str, Any],
+    device: str = "cpu",
+) -> Simulator:
+    """Bundle a trained model with the population and histories of its training log."""
+    population, activity = population_from_slates(slates)
+    items, fb = last_exposures(slates)
+    return Simulator(
+        kind="learned",
+        feedback_names=slates.feedback_names,
+        n_users=slates.n_users,
+        n_items=slates.n_items,
+        population=population,
+        population_activity=activity,
+        popularity=item_popularity(slates, reward_weights),
+        last_items=items,
+        last_feedback=fb,
+        user_features=user_features,
+        model=model.cpu(),
+        init_states=history_states(model, slates, user_features, device),
+        meta=meta,
+    )
+
+
+def ground_truth_simulator(
+    truth: GroundTruth, slates: SlateData, meta: dict[str, Any]
+) -> Simulator:
+    """The synthetic truth as a simulator; population and histories from its log."""
+    population, activity = population_from_slates(slates)
+    items, fb = last_exposures(slates)
+    return Simulator(
+        kind="ground_truth",
+        feedback_names=slates.feedback_names,
+        n_users=slates.n_users,
+        n_items=slates.n_items,
+        population=population,
+        population_activity=activity,
+        popularity=item_popularity(slates, np.ones(len(slates.feedback_names))),
+        last_items=items,
+        last_feedback=fb,
+        user_features=np.zeros((slates.n_users + 1, 0), dtype=np.int64),
+        truth=truth,
+        meta=meta,
+    )

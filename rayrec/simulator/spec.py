@@ -1,0 +1,141 @@
+"""Environment specs: the YAML files in ``envs/``, loaded into typed, validated configs.
+
+A spec names the dataset, how exposure slates are built from it, the response
+model and its training, the train/evaluation protocol, and the session settings.
+Every key is checked on load; errors name the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from rayrec.config import from_dict, load_yaml
+from rayrec.data.synthetic import SyntheticConfig
+from rayrec.errors import InputError
+from rayrec.simulator.env import EnvConfig
+from rayrec.simulator.slates import FeedbackRule, SlateConfig
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Which data the simulator learns from.
+
+    Attributes:
+        name: a registered dataset (``rayrec data list``) or ``synthetic``.
+        path: its folder; default ``--data-dir`` then ``$RAYREC_DATA/<folder>``.
+        note: what exactly is used (stated in every report).
+    """
+
+    name: str
+    path: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SlateSpec:
+    construction: Literal["log", "chunk"] = "chunk"
+    size: int = 10
+    negative_ratio: float = 1.0
+    feedback: dict[str, FeedbackRule] = field(default_factory=dict)
+    seed: int = 0
+
+    def to_config(self) -> SlateConfig:
+        return SlateConfig(
+            construction=self.construction,
+            size=self.size,
+            negative_ratio=self.negative_ratio,
+            feedback=dict(self.feedback),
+            seed=self.seed,
+        )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    encoder: Literal["gru", "sasrec"] = "gru"
+    dim: int = 64
+    history_slates: int = 10
+    dropout: float = 0.1
+    n_layers: int = 2
+    n_heads: int = 4
+    ffn_dim: int = 64
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    epochs: int = 15
+    batch_size: int = 256
+    sequence_batch_users: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 1e-5
+    valid_fraction: float = 0.1
+    early_stopping: int = 3
+    behaviour_weights: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """HAC's protocol: agents train in a simulator learned on the first
+    ``train_fraction`` of the log by time and are evaluated in one learned on all."""
+
+    train_fraction: float = 0.8
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """A whole ``envs/<name>.yaml`` file."""
+
+    name: str
+    dataset: DatasetSpec
+    description: str = ""
+    backend: Literal["learned", "ground_truth"] = "learned"
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    slates: SlateSpec = field(default_factory=SlateSpec)
+    user_features: tuple[str, ...] = ()
+    response_model: ModelSpec = field(default_factory=ModelSpec)
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+    protocol: ProtocolSpec = field(default_factory=ProtocolSpec)
+    env: EnvConfig = field(default_factory=EnvConfig)
+
+    def check(self, where: str) -> None:
+        """Cross-field checks that need the whole spec."""
+        if not self.slates.feedback:
+            raise InputError(f"{where}: slates.feedback: name at least one feedback rule")
+        unknown = set(self.env.reward_weights) - set(self.slates.feedback)
+        if unknown:
+            raise InputError(
+                f"{where}: env.reward_weights: unknown feedback {sorted(unknown)};"
+                f" slates.feedback defines {sorted(self.slates.feedback)}"
+            )
+        if self.backend == "ground_truth":
+            if self.dataset.name != "synthetic":
+                raise InputError(f"{where}: backend 'ground_truth' needs dataset 'synthetic'")
+            if list(self.slates.feedback) != ["click"]:
+                raise InputError(
+                    f"{where}: slates.feedback: the ground-truth backend simulates 'click' only"
+                )
+        if not 0 < self.protocol.train_fraction <= 1:
+            raise InputError(f"{where}: protocol.train_fraction must be in (0, 1]")
+        if not 0 <= self.training.valid_fraction < 1:
+            raise InputError(f"{where}: training.valid_fraction must be in [0, 1)")
+        if self.slates.size < 1 or self.slates.negative_ratio < 0:
+            raise InputError(f"{where}: slates.size must be >= 1 and negative_ratio >= 0")
+        if self.response_model.encoder != "gru" and self.backend == "learned":
+            raise InputError(
+                f"{where}: response_model.encoder: environments step users incrementally and"
+                " need 'gru' ('sasrec' is available for response-model studies in Python)"
+            )
+
+
+def load_spec(path: str | Path) -> EnvSpec:
+    """Load and validate an env spec.
+
+    Raises:
+        InputError: naming the file and the key at fault.
+    """
+    path = Path(path)
+    spec = from_dict(EnvSpec, load_yaml(path), str(path))
+    spec.check(str(path))
+    return spec
