@@ -25,3 +25,13 @@ def _isolated_cache(
     """Never touch the user's ~/.cache/rayrec from tests."""
     monkeypatch.setenv("RAYREC_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.delenv("RAYREC_DATA", raising=False)
+
+
+@pytest.fixture(scope="session")
+def ray_session():  # type: ignore[no-untyped-def]
+    """One local Ray cluster for the whole test run (2 CPUs, no dashboard)."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -209,8 +209,15 @@ def last_exposures(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each user's last ``length`` exposed items (right-aligned) and their feedback."""
     m = slates.items.shape[1]
+    per_user = np.bincount(slates.user, minlength=slates.n_users + 1)
     n_slates = -(-length // max(m, 1)) + 1
-    idx = slates.last_slates(n_slates)  # (U + 1, n) -1 = none
+    while True:  # widen the window until every user has `length` items or no more slates
+        idx = slates.last_slates(n_slates)  # (U + 1, n) -1 = none
+        n_valid = np.where(idx >= 0, (slates.items[idx] > 0).sum(-1), 0).sum(-1)  # (U + 1,)
+        short = (n_valid < length) & (per_user > n_slates)
+        if not short.any():
+            break
+        n_slates *= 2
     pad_items = np.concatenate([slates.items, np.zeros((1, m), np.int64)])
     pad_fb = np.concatenate(
         [slates.feedback, np.zeros((1, *slates.feedback.shape[1:]), np.float32)]
