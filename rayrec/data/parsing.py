@@ -7,9 +7,11 @@ recorded with its file, 1-based line number, field and what was expected:
 
 - bytes that are not valid in the declared encoding;
 - lines with missing or extra fields, with a hint when another separator is used;
-- a last line without a newline that fails the checks ("truncated?");
+- a last line without a newline that fails the checks ("truncated?"), or any last
+  line without a newline when the format says the file always ends in one;
 - a header line where none belongs, a missing/misspelt header, or a duplicate header;
-- values that are not integers / numbers / timestamps / allowed choices, or out of range.
+- values that are not integers / numbers / timestamps / allowed choices, or out of range,
+  integers that do not fit in 64 bits and numbers that overflow a 64-bit float.
 
 Rows with problems are dropped from the result; the caller raises the collector
 once every file is checked, so nothing long starts on bad input.
@@ -17,6 +19,7 @@ once every file is checked, so nothing long starts on bad input.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +38,13 @@ Kind = Literal["int", "float", "str", "unix_time", "datetime"]
 _INT_RE = r"^[+-]?[0-9]+$"
 _FLOAT_RE = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 _NAN_RE = r"^(?i:nan|[+-]?inf(?:inity)?)$"
+#: A number or a nan/inf literal, in one pattern so each value is scanned once.
+_NUMBER_RE = f"(?:{_FLOAT_RE})|(?:{_NAN_RE})"
+#: Decimal integers of at most this many characters (sign included) always fit in int64.
+_INT64_SAFE_CHARS = 18
+_INT64_WORDS = "a 64-bit integer"
+_FLOAT64_WORDS = "a number within the 64-bit float range"
+_TRUNCATED_WORDS = "a complete last line ending in a newline (is the file truncated?)"
 #: Unix seconds accepted as timestamps: 1970-01-01 up to 2100-01-01.
 _UNIX_MAX = 4102444800.0
 _OTHER_SEPARATORS: tuple[str, ...] = ("::", "\t", ",", ";", "|", "@", " ")
@@ -82,6 +92,10 @@ class TableFormat:
         encoding: text encoding of the file.
         quoted: whether fields may be wrapped in double quotes (CSV quoting).
         extra_columns: with a header, allow fields not listed in ``columns``.
+        require_final_newline: the original file always ends in a newline, so a
+            non-empty file without one was cut short — even when its last line still
+            parses (``...,2145365`` cut from ``...,214536502``). Off for files whose
+            originals lack the final newline.
     """
 
     columns: tuple[Column, ...]
@@ -91,6 +105,7 @@ class TableFormat:
     quoted: bool = False
     extra_columns: bool = False
     column_names: tuple[str, ...] = field(default=())
+    require_final_newline: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -99,11 +114,15 @@ class TableFormat:
 
 @dataclass
 class ParsedTable:
-    """The rows of a file that passed every check, typed, with their line numbers."""
+    """The rows of a file that passed every check, typed, with their line numbers.
+
+    ``ends_with_newline`` tells whether the (non-empty) file ended in a newline.
+    """
 
     frame: pd.DataFrame
     lines: np.ndarray  # (R,) int64, 1-based line number of each row
     total_lines: int
+    ends_with_newline: bool = True
 
 
 def decode(raw: bytes, encoding: str, shown: str, problems: ProblemCollector) -> str:
@@ -121,16 +140,55 @@ def decode(raw: bytes, encoding: str, shown: str, problems: ProblemCollector) ->
 
 def split_lines(text: str) -> tuple[pa.Array, bool]:
     """Split ``text`` into lines (``\\r\\n`` tolerated); return (lines, ends_with_newline)."""
-    ends_nl = text.endswith("\n")
-    if ends_nl:
-        text = text[:-1]
-    if not text:
-        return pa.array([], type=pa.large_string()), ends_nl
-    arr = pa.array([text], type=pa.large_string())
-    lines = pc.list_flatten(pc.split_pattern(arr, "\n"))
-    if "\r" in text:
-        lines = pc.utf8_rtrim(lines, characters="\r")
+    lines, ends_nl = _raw_lines(text.encode("utf-8"))
+    if len(lines):
+        lines = pc.utf8_rtrim(lines, characters="\r\n")
     return lines, ends_nl
+
+
+#: Bytes scanned per step when locating newlines (bounds the temporary mask).
+_SCAN_BLOCK = 1 << 26
+
+
+def _raw_lines(data: bytes) -> tuple[pa.Array, bool]:
+    """Split UTF-8 ``data`` at ``\\n`` without copying it; each line keeps its terminator.
+
+    The lines are a view of ``data`` (Arrow offsets over the same buffer), so a 1 GB
+    file is not copied again. Callers trim values, and strip the terminator with
+    :func:`_strip_eol` where a line is shown. Like :func:`split_lines`, a file holding
+    nothing or a single newline has no lines.
+
+    Returns:
+        (lines as a ``large_string`` array, whether ``data`` ends with a newline).
+    """
+    ends_nl = data.endswith(b"\n")
+    if len(data) <= 1 and (not data or ends_nl):
+        return pa.array([], type=pa.large_string()), ends_nl
+    view = np.frombuffer(data, dtype=np.uint8)
+    breaks = [
+        np.flatnonzero(view[i : i + _SCAN_BLOCK] == 0x0A) + i
+        for i in range(0, len(view), _SCAN_BLOCK)
+    ]
+    ends = np.concatenate(breaks).astype(np.int64) + 1  # (L,) one past each newline
+    if not ends_nl:
+        ends = np.append(ends, len(data))
+    offsets = np.concatenate((np.zeros(1, dtype=np.int64), ends))  # (L + 1,)
+    lines = pa.Array.from_buffers(
+        pa.large_string(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    return lines, ends_nl
+
+
+def _strip_eol(line: str) -> str:
+    """A raw line as the user sees it: without its ``\\n`` and trailing ``\\r``."""
+    return line.removesuffix("\n").rstrip("\r")
+
+
+def _is_utf8(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
 
 
 def _separator_hint(line: str, sep: str) -> str:
@@ -138,6 +196,83 @@ def _separator_hint(line: str, sep: str) -> str:
         if other != sep and other.strip(" ") and other in line and sep not in line:
             return f" (the line seems to use {other!r}: wrong separator?)"
     return ""
+
+
+def _report(
+    problems: ProblemCollector,
+    shown: str,
+    line_numbers: np.ndarray,
+    rows: np.ndarray,
+    field_name: str | None,
+    expected: str,
+    values: pa.Array,
+) -> None:
+    """Add one problem per row in ``rows`` (materialising only those under the cap)."""
+    if not len(rows):
+        return
+    listed = rows[: max(0, problems.cap - len(problems.problems))]
+    found = values.take(pa.array(listed, type=pa.int64())).to_pylist()
+    problems.extend(
+        (
+            Problem(shown, int(line_numbers[i]), field_name, expected, v)
+            for i, v in zip(listed, found, strict=True)
+        ),
+        total=len(rows),
+    )
+
+
+def _matches(values: pa.Array, pattern: str) -> np.ndarray:
+    """(R,) bool: which values match ``pattern``, a pattern every run of ASCII digits matches.
+
+    Plain digit strings (ids, unix times: most values in these files) are recognised
+    by the cheap ``ascii_is_decimal`` kernel; the regular expression runs on the rest.
+    """
+    match = np.array(pc.fill_null(pc.ascii_is_decimal(values), False), dtype=bool)  # (R,)
+    rest = np.flatnonzero(~match)
+    if 2 * len(rest) > len(values):  # mostly not plain digits: one pass over everything
+        return np.array(pc.fill_null(pc.match_substring_regex(values, pattern), False), dtype=bool)
+    if len(rest):
+        others = values.take(pa.array(rest, type=pa.int64()))
+        match[rest] = np.asarray(pc.fill_null(pc.match_substring_regex(others, pattern), False))
+    return match
+
+
+def _cast_int64(strings: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Cast strings that match ``_INT_RE`` (or are null) to int64.
+
+    Arrow refuses a leading ``+`` and any value outside int64; the first is dropped
+    and the second becomes null instead of failing the whole column.
+
+    Returns:
+        (int64 values, (R,) bool mask of the values that do not fit in 64 bits).
+    """
+    overflow = np.zeros(len(strings), dtype=bool)
+    if pc.any(pc.starts_with(strings, "+")).as_py():
+        strings = pc.utf8_ltrim(strings, characters="+")  # _INT_RE allows one sign
+    try:
+        return pc.cast(strings, pa.int64()), overflow
+    except pa.ArrowInvalid:
+        pass
+    # Only a long digit string can overflow: check those few exactly.
+    long = pc.greater(pc.utf8_length(strings), _INT64_SAFE_CHARS)
+    candidates = np.flatnonzero(np.asarray(pc.fill_null(long, False)))
+    text = strings.take(pa.array(candidates, type=pa.int64())).to_pylist()
+    for i, value in zip(candidates, text, strict=True):
+        overflow[i] = not -(2**63) <= int(value) < 2**63
+    fits = pc.if_else(pa.array(~overflow), strings, pa.scalar(None, strings.type))
+    return pc.cast(fits, pa.int64()), overflow
+
+
+def _float_overflow(typed: pa.Array, strings: pa.Array) -> np.ndarray:
+    """(R,) bool mask of finite-looking numbers (``1e999``) that became infinite."""
+    overflow = np.zeros(len(typed), dtype=bool)
+    inf = pc.fill_null(pc.is_inf(typed), False)
+    if not pc.any(inf).as_py():
+        return overflow
+    rows = np.flatnonzero(np.asarray(inf))
+    literal = pc.match_substring_regex(strings.take(pa.array(rows, type=pa.int64())), _NAN_RE)
+    overflow[rows[~np.asarray(literal)]] = True
+    return overflow
 
 
 def check_values(
@@ -153,31 +288,30 @@ def check_values(
         (typed values, boolean mask (R,) of rows that passed).
     """
     values = pc.utf8_trim_whitespace(values)
-    empty = pc.equal(pc.utf8_length(values), 0)
+    empty_np = np.asarray(pc.fill_null(pc.equal(pc.utf8_length(values), 0), True))
     ok = np.ones(len(values), dtype=bool)
-    empty_np = np.asarray(pc.fill_null(empty, True))
     if not column.nullable:
         ok &= ~empty_np
     if column.kind == "int":
-        valid = pc.match_substring_regex(values, _INT_RE)
+        ok &= _matches(values, _INT_RE) | empty_np
     elif column.kind in ("float", "unix_time"):
-        valid = pc.or_(
-            pc.match_substring_regex(values, _FLOAT_RE),
-            pc.match_substring_regex(values, _NAN_RE),
-        )
-    elif column.kind == "datetime":
-        valid = None
-    else:
-        valid = pc.invert(empty)
-    if valid is not None:
-        ok &= np.asarray(pc.fill_null(valid, False)) | empty_np
+        ok &= _matches(values, _NUMBER_RE) | empty_np
+    present = ok & ~empty_np
+    clean = (
+        values
+        if present.all()
+        else pc.if_else(pa.array(present), values, pa.scalar(None, values.type))
+    )
+    # Rows whose value is well-formed but does not fit its type: reported on their own.
+    overflow = np.zeros(len(values), dtype=bool)
     typed: pa.Array
-    clean = pc.if_else(pa.array(ok & ~empty_np), values, pa.scalar(None, values.type))
     if column.kind == "int":
-        typed = pc.cast(clean, pa.int64())
+        typed, overflow = _cast_int64(clean)
     elif column.kind in ("float", "unix_time"):
         typed = pc.cast(clean, pa.float64())
-        if column.kind == "unix_time":
+        if column.kind == "float":
+            overflow = _float_overflow(typed, clean)
+        else:
             if column.scale != 1.0:
                 typed = pc.multiply(typed, column.scale)
             in_range = pc.and_(pc.greater_equal(typed, 0.0), pc.less(typed, _UNIX_MAX))
@@ -195,6 +329,7 @@ def check_values(
         typed = pa.array(seconds, type=pa.float64(), from_pandas=True)
     else:
         typed = clean
+    ok &= ~overflow
     if column.kind in ("int", "float") and (
         column.min_value is not None or column.max_value is not None
     ):
@@ -206,7 +341,10 @@ def check_values(
     if column.choices is not None:
         member = pc.is_in(values, value_set=pa.array(column.choices, type=values.type))
         ok &= np.asarray(member) | (empty_np & column.nullable)
-    bad = np.flatnonzero(~ok)
+    if overflow.any():
+        words = _INT64_WORDS if column.kind == "int" else _FLOAT64_WORDS
+        _report(problems, shown, line_numbers, np.flatnonzero(overflow), column.name, words, values)
+    bad = np.flatnonzero(~ok & ~overflow)
     if len(bad):
         expected = _EXPECTED_WORDS[column.kind]
         if column.min_value is not None or column.max_value is not None:
@@ -215,15 +353,7 @@ def check_values(
             expected += f" in [{lo}, {hi}]"
         if column.choices is not None:
             expected = "one of " + ", ".join(repr(c) for c in column.choices)
-        shown_bad = bad[: max(0, problems.cap - len(problems.problems))]
-        raw = values.take(pa.array(shown_bad, type=pa.int64())).to_pylist()
-        problems.extend(
-            (
-                Problem(shown, int(line_numbers[i]), column.name, expected, v)
-                for i, v in zip(shown_bad, raw, strict=True)
-            ),
-            total=len(bad),
-        )
+        _report(problems, shown, line_numbers, bad, column.name, expected, values)
     return typed, ok
 
 
@@ -231,19 +361,24 @@ def parse_table(
     raw: bytes, fmt: TableFormat, shown: str, problems: ProblemCollector
 ) -> ParsedTable:
     """Parse and check a delimited file held in ``raw`` (already decompressed)."""
+    before = problems.total
     text = decode(raw, fmt.encoding, shown, problems)
     if fmt.quoted:
         return _parse_quoted(text, fmt, shown, problems)
-    lines, ends_nl = split_lines(text)
+    # Arrow wants UTF-8: valid UTF-8 input is used as is, anything else re-encoded.
+    data = raw if problems.total == before and _is_utf8(fmt.encoding) else text.encode("utf-8")
+    del text
+    lines, ends_nl = _raw_lines(data)
     n_lines = len(lines)
     line_no = np.arange(1, n_lines + 1, dtype=np.int64)
     start = 0
     names = fmt.names
+    header_line = ""
     if fmt.header:
         if n_lines == 0:
             problems.add(Problem(shown, None, None, "a header line and data", "an empty file"))
             return _empty(fmt)
-        header_line = lines[0].as_py()
+        header_line = _strip_eol(lines[0].as_py())
         checked = _check_header(header_line, fmt, shown, problems)
         if checked is None:
             return _empty(fmt)
@@ -254,7 +389,8 @@ def parse_table(
     if n_lines - start == 0:
         problems.add(Problem(shown, None, None, "at least one data line", "no data"))
         return _empty(fmt)
-    blank = np.asarray(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(body)), 0))
+    # Raw lines are never empty (each keeps its newline): blank means all whitespace.
+    blank = np.asarray(pc.utf8_is_space(body))
     parts = pc.split_pattern(body, fmt.sep)
     n_fields = np.asarray(pc.list_value_length(parts))
     wrong = np.flatnonzero((n_fields != len(names)) & ~blank)
@@ -263,7 +399,7 @@ def parse_table(
     if len(wrong):
         cap = max(0, problems.cap - len(problems.problems))
         for i in wrong[:cap]:
-            line = body[int(i)].as_py()
+            line = _strip_eol(body[int(i)].as_py())
             expected = f"{len(names)} fields separated by {fmt.sep!r}" + _separator_hint(
                 line, fmt.sep
             )
@@ -274,16 +410,16 @@ def parse_table(
         problems.extend((), total=len(wrong) - min(len(wrong), cap))
     keep = (n_fields == len(names)) & ~blank
     if fmt.header:
-        dup = np.asarray(pc.fill_null(pc.equal(body, lines[0]), False))
+        dup = _duplicate_headers(body, header_line)
         for i in np.flatnonzero(dup):
             problems.add(
                 Problem(shown, int(body_lines[i]), None, "a data line", "a duplicate header line")
             )
         keep &= ~dup
     if not fmt.header and len(body) and keep[0]:
-        _check_no_header(body[0].as_py(), fmt, shown, int(body_lines[0]), problems)
-    kept_idx = pa.array(np.flatnonzero(keep), type=pa.int64())
-    parts = parts.take(kept_idx)
+        _check_no_header(_strip_eol(body[0].as_py()), fmt, shown, int(body_lines[0]), problems)
+    if not keep.all():
+        parts = parts.filter(pa.array(keep))
     row_lines = body_lines[keep]
     by_name = {c.name: c for c in fmt.columns}
     cols: dict[str, pa.Array] = {}
@@ -294,29 +430,42 @@ def parse_table(
         typed, col_ok = check_values(values, column, row_lines, shown, problems)
         cols[name] = typed
         ok &= col_ok
-    if not ends_nl and len(body) and not keep[-1]:
-        pass  # already reported with the truncation hint
-    elif not ends_nl and len(ok) and not ok[-1] and row_lines[-1] == n_lines:
-        problems.add(
-            Problem(
-                shown,
-                int(row_lines[-1]),
-                None,
-                "a complete last line ending in a newline (is the file truncated?)",
-                lines[n_lines - 1].as_py(),
-            )
-        )
-    return _finish(cols, ok, row_lines, n_lines)
+    if not ends_nl and keep[-1]:
+        # (A last line with the wrong field count was reported with the truncation hint.)
+        if not ok[-1]:
+            problems.add(Problem(shown, n_lines, None, _TRUNCATED_WORDS, _last_line(lines)))
+        elif fmt.require_final_newline:
+            problems.add(Problem(shown, n_lines, names[-1], _TRUNCATED_WORDS, _last_line(lines)))
+            ok[-1] = False
+    return _finish(cols, ok, row_lines, n_lines, ends_nl)
+
+
+def _last_line(lines: pa.Array) -> str:
+    return _strip_eol(lines[len(lines) - 1].as_py())
+
+
+def _duplicate_headers(body: pa.Array, header_line: str) -> np.ndarray:
+    """(R,) bool mask of body lines that repeat the header line exactly."""
+    dup = np.asarray(pc.fill_null(pc.starts_with(body, header_line), False))
+    for i in np.flatnonzero(dup):
+        dup[i] = _strip_eol(body[int(i)].as_py()) == header_line
+    return dup
 
 
 def _finish(
-    cols: dict[str, pa.Array], ok: np.ndarray, row_lines: np.ndarray, n_lines: int
+    cols: dict[str, pa.Array],
+    ok: np.ndarray,
+    row_lines: np.ndarray,
+    n_lines: int,
+    ends_nl: bool,
 ) -> ParsedTable:
     table = pa.table(cols)
     if not ok.all():
         table = table.filter(pa.array(ok))
     frame = table.to_pandas()
-    return ParsedTable(frame=frame, lines=row_lines[ok], total_lines=n_lines)
+    return ParsedTable(
+        frame=frame, lines=row_lines[ok], total_lines=n_lines, ends_with_newline=ends_nl
+    )
 
 
 def _empty(fmt: TableFormat) -> ParsedTable:
@@ -453,7 +602,17 @@ def _parse_quoted(
         typed, col_ok = check_values(values, column, row_lines, shown, problems)
         cols[name] = typed
         ok &= col_ok
-    return _finish(cols, ok, row_lines, n_total)
+    ends_nl = text.endswith("\n")
+    if (
+        fmt.require_final_newline
+        and not ends_nl
+        and len(row_lines)
+        and row_lines[-1] == n_total  # else its field count was reported as truncated
+    ):
+        last = _strip_eol(text.rsplit("\n", 1)[-1])
+        problems.add(Problem(shown, n_total, names[-1], _TRUNCATED_WORDS, last))
+        ok[-1] = False
+    return _finish(cols, ok, row_lines, n_total, ends_nl)
 
 
 def parse_int_lists(
@@ -478,13 +637,18 @@ def parse_int_lists(
     parts = pc.split_pattern(arr, sep)
     lengths = np.asarray(pc.list_value_length(parts)).astype(np.int64)
     flat = pc.list_flatten(parts)
-    is_int = np.asarray(pc.fill_null(pc.match_substring_regex(flat, _INT_RE), False))
+    is_int = _matches(flat, _INT_RE)
     row_of = np.repeat(np.arange(len(arr)), lengths)
     ok = np.ones(len(arr), dtype=bool)
     bad_tok = np.flatnonzero(~is_int)
     if len(bad_tok):
         ok[np.unique(row_of[bad_tok])] = False
-    ints = pc.cast(pc.if_else(pa.array(is_int), flat, "0"), pa.int64()).to_numpy()
+    typed, overflow = _cast_int64(flat if is_int.all() else pc.if_else(pa.array(is_int), flat, "0"))
+    big = np.flatnonzero(overflow)
+    if len(big):
+        is_int &= ~overflow
+        ok[np.unique(row_of[big])] = False
+    ints = pc.fill_null(typed, 0).to_numpy()
     if min_value is not None:
         low = np.flatnonzero(is_int & (ints < min_value))
         ok[np.unique(row_of[low])] = False
@@ -503,13 +667,14 @@ def parse_int_lists(
         problems.add(
             Problem(shown, int(line_numbers[i]), field_name, expected_len, str(arr[int(i)]))
         )
-    for tok in np.concatenate([bad_tok, low]):
-        r = int(row_of[tok])
-        if r in reported:
-            continue
-        reported.add(r)
-        expected = "integers" if min_value is None else f"integers >= {min_value}"
-        problems.add(
-            Problem(shown, int(line_numbers[r]), field_name, expected, str(flat[int(tok)]))
-        )
+    expected_int = "integers" if min_value is None else f"integers >= {min_value}"
+    for tokens, expected in ((bad_tok, expected_int), (big, _INT64_WORDS), (low, expected_int)):
+        for tok in tokens:
+            r = int(row_of[tok])
+            if r in reported:
+                continue
+            reported.add(r)
+            problems.add(
+                Problem(shown, int(line_numbers[r]), field_name, expected, str(flat[int(tok)]))
+            )
     return ints, lengths, ok

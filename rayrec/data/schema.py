@@ -183,7 +183,7 @@ class InteractionLog:
 def encode_ids(
     raw: pd.Series, universe: Sequence[Any] | pd.Series | None = None
 ) -> tuple[np.ndarray, pd.Index]:
-    """Map raw ids to dense ids ``1..n`` in sorted raw order.
+    """Map raw ids to dense ids ``1..n`` in sorted raw order (missing ids map to 0).
 
     Args:
         raw: the raw ids of the interaction rows.
@@ -193,12 +193,77 @@ def encode_ids(
         (dense ids (R,) int64, sorted unique raw ids: position k holds dense id k + 1).
     """
     values = pd.Series(raw)
-    uniq = pd.Index(pd.unique(values.dropna()))
+    table = _int_codes_by_table(values)
+    if table is not None:
+        codes, uniq = table
+    else:
+        # One hash pass, then only the uniques are sorted: as fast as np.unique on ints
+        # and ~3x faster on strings, where np.unique compares Python objects.
+        codes, found = pd.factorize(values, sort=True)  # NaN -> -1
+        # Object uniques are re-inferred as pd.Index(pd.unique(...)) does (str -> "str").
+        uniq = pd.Index(np.asarray(found) if found.dtype == object else found)
     if universe is not None:
-        uniq = uniq.union(pd.Index(universe))
-    uniq = uniq.sort_values()
-    codes = uniq.get_indexer(pd.Index(values))
+        full = uniq.union(pd.Index(universe)).sort_values()
+        remap = np.append(full.get_indexer(uniq), -1)  # (U + 1,) the last entry keeps -1
+        codes, uniq = remap[codes], full
     return (codes + 1).astype(np.int64), uniq
+
+
+#: Integer ids spanning at most this many values per row use a lookup table.
+_DENSE_SPAN_PER_ROW = 4
+
+
+def _int_codes_by_table(values: pd.Series) -> tuple[np.ndarray, pd.Index] | None:
+    """0-based codes in sorted id order through a presence table over ``min..max``.
+
+    Raw ids are usually counters (small non-negative integers), so a table the size of
+    their range is cheaper than hashing: O(R + range), ~5x faster than
+    ``pd.factorize(sort=True)`` on 2.76M RetailRocket visitor ids.
+
+    Returns:
+        (codes (R,), sorted unique ids), or None unless ``values`` are NumPy integers
+        whose range is at most a few times their count.
+    """
+    if not (isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu" and len(values)):
+        return None
+    ids = values.to_numpy()
+    lo, hi = int(ids.min()), int(ids.max())
+    if hi - lo >= _DENSE_SPAN_PER_ROW * len(ids) + 1024 or hi >= 2**63:
+        return None
+    offset = ids.astype(np.int64, copy=False) - lo  # (R,) in 0..hi-lo
+    present = np.zeros(hi - lo + 1, dtype=bool)  # (span,)
+    present[offset] = True
+    rank = np.cumsum(present) - 1  # (span,) code of each present id
+    uniq = pd.Index((np.flatnonzero(present) + lo).astype(ids.dtype))
+    return rank[offset], uniq
+
+
+def row_order(keys: np.ndarray, times: np.ndarray | None = None) -> np.ndarray:
+    """The stable permutation sorting rows by (``keys``, ``times``, file order).
+
+    Missing (NaN) times sort last within a key, as ``sort_values(na_position="last")``.
+
+    Args:
+        keys: (R,) non-negative integer ids (dense ids here).
+        times: (R,) float times, or None.
+
+    Returns:
+        (R,) int64 row indices in sorted order.
+    """
+    n = len(keys)
+    if times is not None and not np.isnan(times).all():
+        order = np.argsort(times, kind="stable")  # (R,)
+    else:
+        order = np.arange(n, dtype=np.int64)  # (R,)
+    # LSD radix sort of the keys by 16-bit digits: NumPy's stable argsort of uint16 is
+    # a radix sort, O(R) per digit; each stable pass keeps the time and file order.
+    top = int(keys.max()) if n else 0
+    shift = 0
+    while top >> shift:
+        digit = ((keys[order] >> shift) & 0xFFFF).astype(np.uint16)  # (R,)
+        order = order[np.argsort(digit, kind="stable")]
+        shift += 16
+    return order.astype(np.int64, copy=False)
 
 
 def build_log(
@@ -234,28 +299,32 @@ def build_log(
     """
     users_dense, user_ids = encode_ids(rows[raw_user])
     items_dense, item_ids = encode_ids(rows[raw_item])
-    out = pd.DataFrame({USER: users_dense, ITEM: items_dense})
+    # Columns in file order; numpy arrays, or the extension arrays of ``extra`` columns
+    # (Arrow strings, categoricals, nullable ints keep their dtype and are not boxed).
+    cols: dict[str, Any] = {USER: users_dense, ITEM: items_dense}
     if timestamp is not None:
-        out[TIMESTAMP] = rows[timestamp].to_numpy(dtype=np.float64)
+        cols[TIMESTAMP] = rows[timestamp].to_numpy(dtype=np.float64)
     else:
-        out[TIMESTAMP] = np.full(len(rows), np.nan)
+        cols[TIMESTAMP] = np.full(len(rows), np.nan)
     if raw_session is not None:
-        out[SESSION], _ = encode_ids(rows[raw_session])
+        cols[SESSION], _ = encode_ids(rows[raw_session])
     if slate is not None:
-        out[SLATE] = rows[slate].to_numpy(dtype=np.int64)
+        cols[SLATE] = rows[slate].to_numpy(dtype=np.int64)
     if position is not None:
-        out[POSITION] = rows[position].to_numpy(dtype=np.int64)
+        cols[POSITION] = rows[position].to_numpy(dtype=np.int64)
     for fb_name, col in feedback.items():
-        out[fb_name] = rows[col].to_numpy(dtype=np.float32)
+        cols[fb_name] = rows[col].to_numpy(dtype=np.float32)
     for col in extra:
-        out[col] = rows[col].to_numpy()
-    out["_order"] = np.arange(len(out), dtype=np.int64)
+        series = rows[col]
+        cols[col] = series.to_numpy() if isinstance(series.dtype, np.dtype) else series.array
     if order == "session" and raw_session is not None:
-        keys = [SESSION, "_order"]
+        perm = row_order(cols[SESSION])
     else:
-        keys = [USER, TIMESTAMP, "_order"]
-    out = out.sort_values(keys, kind="stable", na_position="last").drop(columns="_order")
-    out = out.reset_index(drop=True)
+        perm = row_order(users_dense, cols[TIMESTAMP])
+    out = pd.DataFrame(  # the taken arrays are new: no need to copy them again
+        {k: v[perm] if isinstance(v, np.ndarray) else v.take(perm) for k, v in cols.items()},
+        copy=False,
+    )
     users = _feature_table(user_ids, user_features, RAW_USER, USER)
     items = _feature_table(item_ids, item_features, RAW_ITEM, ITEM)
     log = InteractionLog(

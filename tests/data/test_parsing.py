@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from rayrec.data.parsing import Column, TableFormat, parse_int_lists, parse_table
+from rayrec.cli import main
+from rayrec.data.parsing import Column, TableFormat, parse_int_lists, parse_table, split_lines
 from rayrec.errors import DataValidationError, Problem, ProblemCollector
+from tests.data.movielens_fixtures import ratings_text, write_ml1m
 
 FMT = TableFormat(
     columns=(
@@ -130,3 +135,161 @@ def test_int_lists() -> None:
     assert ok.tolist() == [True, True, False, False]
     assert {p.line for p in problems.problems} == {3, 4}
     assert flat[:4].tolist() == [1, 2, 3, 4]
+
+
+# ------------------------------------------------------------ 64-bit overflow
+INT_FMT = TableFormat(columns=(Column("id", "int"), Column("x", "float")), sep=",")
+
+
+def test_int_that_overflows_int64_is_a_problem_not_a_crash() -> None:
+    table, problems = parse("1,0.5\n123456789012345678901234,1\n3,2\n", INT_FMT)
+    assert [(p.line, p.field, p.expected, p.found) for p in problems] == [
+        (2, "id", "a 64-bit integer", "123456789012345678901234")
+    ]
+    assert table.frame["id"].tolist() == [1, 3]  # type: ignore[attr-defined]
+
+
+def test_int64_bounds_and_plus_sign() -> None:
+    text = "9223372036854775807,0\n-9223372036854775808,0\n+5,0\n-0000000000000000000007,0\n"
+    table, problems = parse(text + "9223372036854775808,0\n-9223372036854775809,0\n", INT_FMT)
+    assert table.frame["id"].tolist() == [2**63 - 1, -(2**63), 5, -7]  # type: ignore[attr-defined]
+    assert [(p.line, p.expected) for p in problems] == [
+        (5, "a 64-bit integer"),
+        (6, "a 64-bit integer"),
+    ]
+
+
+def test_int_overflow_is_reported_alongside_other_problems() -> None:
+    fmt = TableFormat(columns=(Column("id", "int", min_value=1),), sep=",")
+    _, problems = parse("1\n99999999999999999999\nx\n0\n", fmt)
+    assert [(p.line, p.expected) for p in problems] == [
+        (2, "a 64-bit integer"),
+        (3, "an integer in [1, inf]"),
+        (4, "an integer in [1, inf]"),
+    ]
+
+
+def test_float_that_overflows_is_a_problem_but_inf_literal_is_not() -> None:
+    table, problems = parse("1,1e999\n2,inf\n3,-Infinity\n4,1e308\n", INT_FMT)
+    assert [(p.line, p.field, p.expected) for p in problems] == [
+        (1, "x", "a number within the 64-bit float range")
+    ]
+    assert table.frame["id"].tolist() == [2, 3, 4]  # type: ignore[attr-defined]
+
+
+def test_int_lists_overflow_and_plus_sign() -> None:
+    problems = ProblemCollector()
+    flat, lengths, ok = parse_int_lists(
+        ["1 +2", "3 123456789012345678901234 4", "5"],
+        " ",
+        "items",
+        np.array([1, 2, 3]),
+        "s.txt",
+        problems,
+        min_value=1,
+    )
+    assert ok.tolist() == [True, False, True]
+    assert lengths.tolist() == [2, 3, 1]
+    assert flat.tolist() == [1, 2, 3, 0, 4, 5]
+    assert [(p.line, p.field, p.expected, p.found) for p in problems.problems] == [
+        (2, "items", "a 64-bit integer", "123456789012345678901234")
+    ]
+
+
+# ------------------------------------------------------------ final newline
+STRICT = TableFormat(columns=FMT.columns, sep="::", require_final_newline=True)
+
+
+def test_cut_inside_the_last_number_passes_without_the_option() -> None:
+    table, problems = parse("1::2::3::978300760\n2::3::4::97830")
+    assert problems == []
+    assert table.ends_with_newline is False  # type: ignore[attr-defined]
+
+
+def test_required_final_newline_reports_a_cut_last_line() -> None:
+    table, problems = parse("1::2::3::978300760\n2::3::4::97830", STRICT)
+    assert [(p.line, p.field, p.found) for p in problems] == [(2, "t", "2::3::4::97830")]
+    assert problems[0].expected == (
+        "a complete last line ending in a newline (is the file truncated?)"
+    )
+    assert table.frame["u"].tolist() == [1]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("text", ["1::2::3::5\n", "1::2::3::5\r\n", "1::2::3::5\n2::3::4::6\n"])
+def test_required_final_newline_accepts_complete_files(text: str) -> None:
+    table, problems = parse(text, STRICT)
+    assert problems == []
+    assert table.ends_with_newline is True  # type: ignore[attr-defined]
+
+
+def test_required_final_newline_reports_once() -> None:
+    # A last line with too few fields, or with a bad value, is reported once as truncated.
+    for text in ("1::2::3::5\n1::2:", "1::2::3::5\n1::2::3::5x"):
+        _, problems = parse(text, STRICT)
+        assert [p.line for p in problems if "truncated" in str(p)] == [2], problems
+
+
+def test_required_final_newline_in_quoted_csv() -> None:
+    fmt = TableFormat(
+        columns=(Column("id", "int"), Column("tag", "str")),
+        sep=",",
+        header=True,
+        quoted=True,
+        require_final_newline=True,
+    )
+    problems = ProblemCollector()
+    table = parse_table(b'id,tag\n1,"a,b"\n2,c', fmt, "q.csv", problems)
+    assert [(p.line, p.field, "truncated" in p.expected) for p in problems.problems] == [
+        (3, "tag", True)
+    ]
+    assert table.frame["id"].tolist() == [1]
+    assert table.ends_with_newline is False
+    problems = ProblemCollector()
+    assert len(parse_table(b'id,tag\n1,"a,b"\n2,c\n', fmt, "q.csv", problems).frame) == 2
+    assert not problems
+
+
+# ------------------------------------------------------------ line splitting
+def test_split_lines_keeps_its_contract() -> None:
+    assert split_lines("") == (pa.array([], type=pa.large_string()), False)
+    lines, ends = split_lines("\n")
+    assert len(lines) == 0 and ends
+    lines, ends = split_lines("a\r\n\nb")
+    assert lines.to_pylist() == ["a", "", "b"] and not ends
+
+
+def test_values_lose_line_endings_and_keep_non_ascii_text() -> None:
+    fmt = TableFormat(columns=(Column("id", "int"), Column("title", "str")), sep="|")
+    for encoding in ("latin-1", "utf-8"):
+        raw = "1|Amélie\r\n2|Léon".encode(encoding)
+        problems = ProblemCollector()
+        table = parse_table(raw, TableFormat(fmt.columns, "|", encoding=encoding), "m", problems)
+        assert not problems
+        assert table.frame["title"].tolist() == ["Amélie", "Léon"]
+
+
+def test_duplicate_header_is_found_at_the_end_and_across_line_endings() -> None:
+    _, problems = parse("a,b\r\n1,x\na,b", HEADER_FMT)
+    assert [(p.line, p.found) for p in problems] == [(3, "a duplicate header line")]
+    _, problems = parse("a,b\n1,x\na,bc\n", HEADER_FMT)  # starts like the header
+    assert problems and "a duplicate header line" not in [p.found for p in problems]
+
+
+def test_blank_and_wrong_lines_are_shown_without_their_newline() -> None:
+    _, problems = parse("1::2::3::5\n \t\r\n1::2::3\r\n1::2::3::5\n")
+    assert [(p.line, p.found) for p in problems] == [
+        (2, "an empty line"),
+        (3, "3 fields: 1::2::3"),
+    ]
+
+
+def test_cli_reports_an_overflowing_id_as_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = ratings_text().splitlines()
+    rows[1] = "1::123456789012345678901234::3::978302109"
+    root = write_ml1m(tmp_path, ratings="\n".join(rows) + "\n")
+    assert main(["data", "validate", "ml-1m", "--path", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "internal error" not in err
+    assert "ratings.dat, line 2: field 'MovieID': expected a 64-bit integer" in err

@@ -9,6 +9,10 @@ Formats (GroupLens READMEs):
 - ML-100K ``u.data``: tab-separated ``user item rating timestamp``; ``u.user``:
   ``user|age|gender|occupation|zip``; ``u.item``: ``movie id|title|release date|video
   release date|IMDb URL|`` + 19 genre flags. ISO-8859-1.
+
+Every original file ends in a newline, so a copy whose last line lacks one is reported
+as truncated even when that line still parses (a rating cut from ``978300760`` to
+``97830``).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ RATINGS_1M = TableFormat(
     ),
     sep="::",
     encoding="latin-1",
+    require_final_newline=True,
 )
 USERS_1M = TableFormat(
     columns=(
@@ -49,6 +54,7 @@ USERS_1M = TableFormat(
     ),
     sep="::",
     encoding="latin-1",
+    require_final_newline=True,
 )
 MOVIES_1M = TableFormat(
     columns=(
@@ -58,6 +64,7 @@ MOVIES_1M = TableFormat(
     ),
     sep="::",
     encoding="latin-1",
+    require_final_newline=True,
 )
 FOLDS_1M = TableFormat(
     columns=(
@@ -67,6 +74,7 @@ FOLDS_1M = TableFormat(
     ),
     sep=",",
     encoding="latin-1",
+    require_final_newline=True,
 )
 DATA_100K = TableFormat(
     columns=(
@@ -76,6 +84,7 @@ DATA_100K = TableFormat(
         Column("timestamp", "unix_time"),
     ),
     sep="\t",
+    require_final_newline=True,
 )
 USERS_100K = TableFormat(
     columns=(
@@ -87,6 +96,7 @@ USERS_100K = TableFormat(
     ),
     sep="|",
     encoding="latin-1",
+    require_final_newline=True,
 )
 ITEMS_100K = TableFormat(
     columns=(
@@ -99,6 +109,7 @@ ITEMS_100K = TableFormat(
     ),
     sep="|",
     encoding="latin-1",
+    require_final_newline=True,
 )
 
 

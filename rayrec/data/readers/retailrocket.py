@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from rayrec.data.io import read_bytes
-from rayrec.data.parsing import Column, ParsedTable, TableFormat, parse_int_lists, parse_table
+from rayrec.data.parsing import Column, ParsedTable, TableFormat, parse_int_lists
 from rayrec.data.readers.base import DatasetReader, Parsed, register
 from rayrec.data.schema import ADD_TO_CART, PURCHASE, VIEW, InteractionLog, build_log
 from rayrec.errors import InputError, Problem, ProblemCollector
@@ -54,11 +53,15 @@ EVENTS = TableFormat(
     header=True,
 )
 #: One session per line; the whole line is one field, split by :func:`parse_int_lists`.
-TRAIN_SESSIONS = TableFormat(columns=(Column("items", "str"),), sep="\t")
+#: Any prefix of a session is a valid session, so only the final newline shows a cut.
+TRAIN_SESSIONS = TableFormat(
+    columns=(Column("items", "str"),), sep="\t", require_final_newline=True
+)
 TEST_PAIRS = TableFormat(
     columns=(Column("prefix_items", "str"), Column("target_item", "int", min_value=1)),
     sep="\t",
     header=True,
+    require_final_newline=True,
 )
 
 
@@ -230,19 +233,7 @@ class RetailRocketSessions(DatasetReader):
     def parse(self, problems: ProblemCollector) -> Parsed:
         train_path = self._train()
         shown = self.shown(train_path)
-        raw = read_bytes(train_path, shown_as=shown)
-        table = parse_table(raw, TRAIN_SESSIONS, shown, problems)
-        if table.total_lines and not raw.endswith(b"\n"):
-            # Any prefix of a session is a valid session: only the newline shows a cut.
-            problems.add(
-                Problem(
-                    shown,
-                    table.total_lines,
-                    "items",
-                    "a complete last line ending in a newline (is the file truncated?)",
-                    raw.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace"),
-                )
-            )
+        table = self.parse_file(train_path, TRAIN_SESSIONS, problems)
         items, lengths, ok = parse_int_lists(
             _strings(table.frame["items"]),
             " ",
