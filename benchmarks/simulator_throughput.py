@@ -20,16 +20,19 @@ The last line is JSON with ``batched_steps_per_s``, ``per_user_steps_per_s`` and
 
 Figures (ML-1M eval simulator, users 1–2999 subset, GRU d = 64, K = 10, 2 F):
 
-2-core CPU (2026-11-22, torch 2.13 CPU)::
+2-core CPU (2026-11-22, torch 2.13 CPU, 2 torch threads, machine otherwise idle)::
 
     B        batched/s   per-user/s   ratio
-    1            2,300        2,300     1.0
-    32          58,000        2,200      26
-    256        240,000        2,200     110
-    4096       440,000            -       -
+    1              601          602     1.0
+    32          13,485          733    18.4
+    256         57,830          633    91.4
+    4096       176,456            -       -
 
 (The reference KuaiSim env: 35 / 327 / 467 user-steps/s at B = 1 / 32 / 256 on the same
-cores.) GPU figures are recorded below when measured on the lent H100.
+cores.) Under CPU contention torch's two threads spin: one busy neighbour process cut
+the B = 256 figure to ~3,000/s, and ``torch.set_num_threads(1)`` restored ~48,000/s.
+GPU: not measured yet — the session that wrote this had no GPU lent; run this script
+with ``--device cuda`` on one and record the table here.
 """
 
 from __future__ import annotations

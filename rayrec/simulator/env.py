@@ -210,6 +210,10 @@ class SlateEnv(VectorEnv):
         self._t = torch.zeros(num_envs, dtype=torch.long, device=self.device)
         self._needs_reset = torch.ones(num_envs, dtype=torch.bool, device=self.device)
 
+    def observe(self) -> dict[str, np.ndarray]:
+        """The current batched observation (a copy), as the last reset/step returned it."""
+        return self._obs()
+
     @property
     def users(self) -> torch.Tensor:
         """(B,) the user id of each sub-env's current session."""

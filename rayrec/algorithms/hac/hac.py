@@ -1,0 +1,205 @@
+"""HAC: hyper-actor critic, as an RLlib (new API stack) algorithm.
+
+Liu et al., "Exploration and Regularization of the Latent Action Space in
+Recommendation", WWW 2023 (``../shared/specs/hac.md``). The algorithm reuses RLlib's
+DQN ``training_step`` (sample with the env runners, store episodes in replay,
+sample a batch, one learner update, soft target update, weight sync), as RLlib's
+own SAC does; the networks are in
+:mod:`rayrec.algorithms.hac.torch.default_hac_torch_rl_module`, the losses in
+:mod:`rayrec.algorithms.hac.torch.hac_torch_learner`.
+
+Losses, per replayed transition (s_t, a_t, r_t, s_{t+1}, terminated, y_t)::
+
+    L_TD    = (r_t + γ (1 − terminated) Q'(s_{t+1}, π'(s_{t+1})) − Q(s_t, Ẑ(a_t)))²   critic
+    L_QMax  = − Q(s_t, π(s_t))                                                       actor
+    L_Hyper = λ_h ‖Z_t − Ẑ(top-K(Z_t))‖²,  Z_t = π(s_t)                             actor, kernel
+    L_BCE   = β · BCE(σ(Φ(a_t,i)ᵀ Z_t), y_t,i)                                      actor, kernel
+
+with Ẑ(a) = mean_{i∈a} Φ(i). DDPG and TD3 are presets of this config
+(:mod:`rayrec.algorithms.ddpg`), online supervised learning another
+(:mod:`rayrec.algorithms.supervised`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray.rllib.algorithms.algorithm_config import NotProvided
+from ray.rllib.algorithms.dqn.dqn import DQN, DQNConfig
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.utils.replay_buffers.episode_replay_buffer import EpisodeReplayBuffer
+
+from rayrec.algorithms.hac.default_hac_rl_module import HACModelConfig
+
+BOOTSTRAP_MODES = ("terminated", "reference_leave_flag")
+NOISE_TYPES = ("gaussian", "uniform")
+
+
+class SlateEpisodeReplayBuffer(EpisodeReplayBuffer):
+    """Uniform episode replay that always returns extra model outputs (the hyper-action)."""
+
+    def sample(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("include_extra_model_outputs", True)
+        return super().sample(*args, **kwargs)
+
+
+class HACConfig(DQNConfig):
+    """Configuration of :class:`HAC`; the paper's and reference code's defaults.
+
+    Training fields (``config.training(...)``):
+        gamma: discount γ (0.9).
+        tau: soft target update rate (0.01).
+        actor_lr / critic_lr / kernel_lr: learning rates of the three optimizers
+            (1e-4 / 1e-3 / 1e-4; the kernel rate is the paper's "behavior lr").
+        weight_decay: Adam weight decay of every optimizer (1e-5).
+        hyper_actor_coef: λ_h, weight of L_Hyper (0.1; paper grid {0, 0.1, 1}).
+        bce_coef: β, weight of L_BCE (1.0).
+        actor_q_coef: weight of L_QMax in the actor loss (1.0; 0 = supervised only).
+        exploration_noise: σ of the noise on Z (0.1).
+        noise_type: ``gaussian`` N(0, σ²) (default) or ``uniform`` — the reference
+            code's non-negative U[0, σ) clipped to ±1.
+        twin_q / target_noise / target_noise_clip / policy_delay: TD3 settings
+            (off / 0 / 0.5 / 1 for HAC).
+        bootstrap: ``terminated`` (gymnasium-correct, default) or
+            ``reference_leave_flag`` (the reference code's form, for comparison).
+    Sizes go in ``config.rl_module(model_config=...)`` (see :class:`HACModelConfig`).
+    """
+
+    def __init__(self, algo_class: type | None = None) -> None:
+        super().__init__(algo_class=algo_class or HAC)
+        self.gamma = 0.9
+        self.tau = 0.01
+        self.target_network_update_freq = 0  # soft update after every learner step
+        self.actor_lr = 1e-4
+        self.critic_lr = 1e-3
+        self.kernel_lr = 1e-4
+        self.weight_decay = 1e-5
+        self.hyper_actor_coef = 0.1
+        self.bce_coef = 1.0
+        self.actor_q_coef = 1.0
+        self.exploration_noise = 0.1
+        self.noise_type = "gaussian"
+        self.twin_q = False
+        self.target_noise = 0.0
+        self.target_noise_clip = 0.5
+        self.policy_delay = 1
+        self.bootstrap = "terminated"
+        self.lr = 1e-3  # unused: each optimizer has its own rate
+        self.train_batch_size_per_learner = 64
+        self.num_steps_sampled_before_learning_starts = 2000
+        # RLlib recognises episode buffers by "EpisodeReplayBuffer" in the type string.
+        self.replay_buffer_config = {
+            "type": "rayrec.algorithms.hac.hac.SlateEpisodeReplayBuffer",
+            "capacity": 100_000,
+        }
+        self.n_step = 1
+        self.double_q = False
+        self.dueling = False
+        self.num_atoms = 1
+        self.epsilon = [(0, 0.0)]
+
+    def training(
+        self,
+        *,
+        actor_lr: float | Any = NotProvided,
+        critic_lr: float | Any = NotProvided,
+        kernel_lr: float | Any = NotProvided,
+        weight_decay: float | Any = NotProvided,
+        hyper_actor_coef: float | Any = NotProvided,
+        bce_coef: float | Any = NotProvided,
+        actor_q_coef: float | Any = NotProvided,
+        exploration_noise: float | Any = NotProvided,
+        noise_type: str | Any = NotProvided,
+        twin_q: bool | Any = NotProvided,
+        target_noise: float | Any = NotProvided,
+        target_noise_clip: float | Any = NotProvided,
+        policy_delay: int | Any = NotProvided,
+        bootstrap: str | Any = NotProvided,
+        **kwargs: Any,
+    ) -> HACConfig:
+        super().training(**kwargs)
+        for name, value in {
+            "actor_lr": actor_lr,
+            "critic_lr": critic_lr,
+            "kernel_lr": kernel_lr,
+            "weight_decay": weight_decay,
+            "hyper_actor_coef": hyper_actor_coef,
+            "bce_coef": bce_coef,
+            "actor_q_coef": actor_q_coef,
+            "exploration_noise": exploration_noise,
+            "noise_type": noise_type,
+            "twin_q": twin_q,
+            "target_noise": target_noise,
+            "target_noise_clip": target_noise_clip,
+            "policy_delay": policy_delay,
+            "bootstrap": bootstrap,
+        }.items():
+            if value is not NotProvided:
+                setattr(self, name, value)
+        return self
+
+    def validate(self) -> None:
+        super().validate()
+        for name in (
+            "actor_lr",
+            "critic_lr",
+            "kernel_lr",
+            "weight_decay",
+            "hyper_actor_coef",
+            "bce_coef",
+            "actor_q_coef",
+            "exploration_noise",
+            "target_noise",
+            "target_noise_clip",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value < 0:
+                self._value_error(f"HAC config: '{name}' must be a number >= 0, got {value!r}")
+        if not 0 < self.gamma < 1:
+            self._value_error(f"HAC config: 'gamma' must be in (0, 1), got {self.gamma!r}")
+        if not 0 < self.tau <= 1:
+            self._value_error(f"HAC config: 'tau' must be in (0, 1], got {self.tau!r}")
+        if self.noise_type not in NOISE_TYPES:
+            self._value_error(
+                f"HAC config: 'noise_type' must be one of {NOISE_TYPES}, got {self.noise_type!r}"
+            )
+        if self.bootstrap not in BOOTSTRAP_MODES:
+            self._value_error(
+                f"HAC config: 'bootstrap' must be one of {BOOTSTRAP_MODES}, got {self.bootstrap!r}"
+            )
+        if not isinstance(self.policy_delay, int) or self.policy_delay < 1:
+            self._value_error(
+                f"HAC config: 'policy_delay' must be an integer >= 1, got {self.policy_delay!r}"
+            )
+
+    def get_default_rl_module_spec(self) -> RLModuleSpec:
+        from rayrec.algorithms.hac.torch.default_hac_torch_rl_module import (
+            DefaultHACTorchRLModule,
+        )
+
+        return RLModuleSpec(module_class=DefaultHACTorchRLModule)
+
+    @property
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        base = HACModelConfig()
+        return {
+            "twin_q": self.twin_q,
+            "exploration_noise": self.exploration_noise,
+            "noise_type": self.noise_type,
+            "target_noise": self.target_noise,
+            "target_noise_clip": self.target_noise_clip,
+            "state_dim": base.state_dim,
+        }
+
+    def get_default_learner_class(self) -> type:
+        from rayrec.algorithms.hac.torch.hac_torch_learner import HACTorchLearner
+
+        return HACTorchLearner
+
+
+class HAC(DQN):
+    """The HAC algorithm: DQN's replay ``training_step`` with HAC's module and learner."""
+
+    @classmethod
+    def get_default_config(cls) -> HACConfig:
+        return HACConfig()

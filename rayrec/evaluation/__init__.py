@@ -1,0 +1,1 @@
+"""Evaluation: policy rollouts in the evaluation simulator and their metrics."""
