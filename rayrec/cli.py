@@ -366,6 +366,102 @@ def _simulator_check(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------- training
+def _train_args(p: argparse.ArgumentParser) -> None:
+    from rayrec.algorithms.registry import ALGORITHMS
+
+    p.add_argument("algo", choices=sorted(ALGORITHMS), help="algorithm")
+    p.add_argument("--env", default="envs/synthetic.yaml", help="env spec (default: synthetic)")
+    p.add_argument("--simulator", help="simulator checkpoint folder (default: from the spec)")
+    p.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --config actor_lr=1e-3 (repeatable)",
+    )
+    p.add_argument("--num-env-runners", type=int, default=0, help="remote env runners")
+    p.add_argument("--num-envs", type=int, default=32, help="users stepped per env runner")
+    p.add_argument("--gpus", type=float, default=0.0, help="GPUs per learner (fractions ok)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stop-iters", type=int, default=60)
+    p.add_argument("--stop-timesteps", type=int)
+    p.add_argument("--eval-users", type=int, default=500)
+    p.add_argument("--out", help="output folder (default runs/train/<algo>-<env>-s<seed>)")
+    p.add_argument("--json", action="store_true", help="end with one JSON object (result)")
+
+
+@command("train", _train_args)
+def _train(args: argparse.Namespace) -> int:
+    """train an algorithm against a simulator, then evaluate it"""
+    from rayrec.train import TrainOptions, parse_overrides, run_training
+
+    env_name = Path(args.env).stem
+    opts = TrainOptions(
+        algo=args.algo,
+        env=args.env,
+        overrides=parse_overrides(args.config),
+        simulator=args.simulator,
+        num_env_runners=args.num_env_runners,
+        num_envs_per_env_runner=args.num_envs,
+        gpus=args.gpus,
+        seed=args.seed,
+        stop_iters=args.stop_iters,
+        stop_timesteps=args.stop_timesteps,
+        out=args.out or f"runs/train/{args.algo}-{env_name}-s{args.seed}",
+        eval_users=args.eval_users,
+    )
+
+    def progress(row: dict[str, Any]) -> None:
+        ret = row.get("episode_return_mean")
+        ret_s = f"{ret:8.3f}" if isinstance(ret, int | float) else "       -"
+        losses = "  ".join(f"{k} {v:.3f}" for k, v in row.items() if k.startswith("L_"))
+        print(
+            f"iter {row['iteration']:>4}  steps {row['env_steps']:>8}  return {ret_s}"
+            f"  {losses}  ({row['seconds']:.0f}s)",
+            flush=True,
+        )
+
+    result = run_training(opts, progress)
+    print(f"evaluation ({opts.eval_users} users, evaluation simulator, greedy):")
+    print(f"  {'policy':<12}{'total reward':>14}{'depth':>8}{'variance':>10}{'coverage':>10}")
+    for name, m in result["evaluation"].items():
+        print(
+            f"  {name:<12}{m['total_reward']:>14.3f}{m['depth']:>8.2f}"
+            f"{m['reward_variance']:>10.3f}{m['coverage']:>10.3f}"
+        )
+    print(f"checkpoint: {result['checkpoint']}")
+    if args.json:
+        emit_json(result)
+    return 0
+
+
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="training checkpoint folder (rayrec train --out)")
+    p.add_argument("--env", required=True, help="env spec of the evaluation simulator")
+    p.add_argument("--simulator", help="simulator checkpoint folder (default: from the spec)")
+    p.add_argument("--episodes", type=int, default=1000, help="user sessions to run")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", action="store_true", help="end with one JSON object")
+
+
+@command("evaluate", _evaluate_args)
+def _evaluate(args: argparse.Namespace) -> int:
+    """evaluate a trained policy greedily in the evaluation simulator"""
+    from rayrec.train import evaluate_checkpoint
+
+    res = evaluate_checkpoint(
+        args.checkpoint, args.env, simulator=args.simulator, users=args.episodes, seed=args.seed
+    )
+    keys = ("total_reward", "depth", "reward_variance", "coverage", "intra_list_diversity")
+    print(f"{'policy':<10}" + "".join(f"{k:>22}" for k in keys))
+    for name, m in res.items():
+        print(f"{name:<10}" + "".join(f"{m[k]:>22.4f}" for k in keys))
+    if args.json:
+        emit_json(res["agent"] | {"random": res["random"]})
+    return 0
+
+
 # ---------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

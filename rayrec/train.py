@@ -1,0 +1,260 @@
+"""Train an algorithm against a simulator and evaluate it: what ``rayrec train`` runs.
+
+The agent trains in the spec's *train* simulator (first 80% of the log by time) and is
+evaluated greedily in its *evaluation* simulator (all of the log), next to a random
+policy, as the HAC paper's protocol says. Ray is started locally unless a cluster is
+reachable (``RAY_ADDRESS`` / ``ray start``); env runners each step a batched
+``SlateEnv`` of ``num_envs_per_env_runner`` users.
+
+Outputs in ``out``: ``checkpoint/`` (RLlib algorithm checkpoint, resumable),
+``progress.csv`` (one row per iteration), ``result.json`` (config, budget, final
+evaluation of the agent and of the random policy).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rayrec.algorithms.registry import make_config
+from rayrec.data.io import atomic_write_text
+from rayrec.errors import InputError
+from rayrec.evaluation.slate_metrics import ObsPolicy, evaluate_policy, module_policy
+from rayrec.simulator.env import EnvConfig
+from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
+from rayrec.simulator.rllib_env import env_config_of, register
+from rayrec.simulator.simulator import Simulator
+from rayrec.simulator.spec import EnvSpec, load_spec
+
+log = logging.getLogger(__name__)
+DEFAULT_SIM_ROOT = Path("runs/simulators")
+RL_MODULE_PATH = Path("learner_group") / "learner" / "rl_module" / "default_policy"
+
+
+@dataclass
+class TrainOptions:
+    """What ``rayrec train`` was asked to do."""
+
+    algo: str
+    env: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    simulator: str | None = None
+    num_env_runners: int = 0
+    num_envs_per_env_runner: int = 32
+    gpus: float = 0.0
+    seed: int = 0
+    stop_iters: int = 60
+    stop_timesteps: int | None = None
+    out: str = "runs/train"
+    eval_users: int = 500
+    checkpoint_every: int = 10
+
+
+def simulator_target(spec: EnvSpec, spec_path: str, simulator: str | None) -> str:
+    """Where env runners load the simulator from: a ground-truth spec or a checkpoint."""
+    if simulator is not None:
+        return simulator
+    if spec.backend == "ground_truth":
+        return str(Path(spec_path).resolve())
+    root = DEFAULT_SIM_ROOT / spec.name
+    if not (root / PART_TRAIN / "meta.json").is_file():
+        raise InputError(
+            f"no simulator checkpoint at {root}; run `rayrec simulator train {spec_path}` first"
+            " (or pass --simulator DIR)"
+        )
+    return str(root.resolve())
+
+
+def build_config(opts: TrainOptions) -> tuple[Any, str]:
+    """The algorithm config for ``opts`` (validated) and the simulator target."""
+    spec = load_spec(opts.env)
+    target = simulator_target(spec, opts.env, opts.simulator)
+    config = make_config(opts.algo)
+    for key, value in opts.overrides.items():
+        if not hasattr(config, key):
+            raise InputError(f"--config {key}: not a field of the {opts.algo} config")
+        setattr(config, key, value)
+    per_runner_cpu = 0.5 if opts.num_env_runners else 0
+    config = (
+        config.environment(
+            env=register(), env_config={"simulator": target, "part": PART_TRAIN, "seed": opts.seed}
+        )
+        .env_runners(
+            num_env_runners=opts.num_env_runners,
+            num_envs_per_env_runner=opts.num_envs_per_env_runner,
+            gym_env_vectorize_mode="vector_entry_point",
+            rollout_fragment_length=8,
+            num_cpus_per_env_runner=per_runner_cpu,
+        )
+        .learners(num_gpus_per_learner=opts.gpus)
+        .reporting(min_sample_timesteps_per_iteration=256)
+        .debugging(seed=opts.seed)
+    )
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise InputError(f"{opts.algo} config: {exc}") from exc
+    return config, target
+
+
+def random_policy(n_items: int, k: int, seed: int = 0) -> ObsPolicy:
+    gen = torch.Generator().manual_seed(seed)
+
+    def act(obs: dict[str, np.ndarray]) -> np.ndarray:
+        b = len(next(iter(obs.values())))
+        return (torch.rand(b, n_items, generator=gen).topk(k, dim=1).indices + 1).numpy()
+
+    return act
+
+
+def eval_simulator(target: str) -> tuple[Simulator, EnvConfig]:
+    return env_config_of({"simulator": target, "part": PART_EVAL})
+
+
+def run_training(
+    opts: TrainOptions, progress: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Train, checkpoint and evaluate; return (and write) the result."""
+    import ray
+
+    config, target = build_config(opts)
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    algo = config.build_algo()
+    rows: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    try:
+        for it in range(1, opts.stop_iters + 1):
+            result = algo.train()
+            env_r = result.get("env_runners", {})
+            learner = result.get("learners", {}).get("default_policy", {})
+            row = {
+                "iteration": it,
+                "seconds": round(time.perf_counter() - t0, 2),
+                "env_steps": int(env_r.get("num_env_steps_sampled_lifetime", 0)),
+                "episode_return_mean": env_r.get("episode_return_mean"),
+                "episode_len_mean": env_r.get("episode_len_mean"),
+                **{k: float(v) for k, v in learner.items() if k.startswith("L_")},
+            }
+            rows.append(row)
+            if progress is not None:
+                progress(row)
+            if it % opts.checkpoint_every == 0 or it == opts.stop_iters:
+                algo.save_to_path(str((out / "checkpoint").resolve()))
+            if opts.stop_timesteps is not None and row["env_steps"] >= opts.stop_timesteps:
+                break
+        _write_progress(out / "progress.csv", rows)
+        sim, env_cfg = eval_simulator(target)
+        agent = evaluate_policy(
+            sim, module_policy(algo.get_module()), env_cfg, n_users=opts.eval_users, seed=1
+        )
+        rand = evaluate_policy(
+            sim,
+            random_policy(sim.n_items, env_cfg.slate_size),
+            env_cfg,
+            n_users=opts.eval_users,
+            seed=1,
+        )
+    finally:
+        algo.stop()
+    result_json = {
+        "algorithm": opts.algo,
+        "env": opts.env,
+        "simulator": target,
+        "seed": opts.seed,
+        "iterations": len(rows),
+        "env_steps": rows[-1]["env_steps"] if rows else 0,
+        "train_seconds": rows[-1]["seconds"] if rows else 0.0,
+        "overrides": opts.overrides,
+        "evaluation": {opts.algo: agent, "random": rand},
+        "checkpoint": str((out / "checkpoint").resolve()),
+    }
+    atomic_write_text(out / "result.json", json.dumps(result_json, indent=2, default=str))
+    return result_json
+
+
+def _write_progress(path: Path, rows: list[dict[str, Any]]) -> None:
+    keys = sorted({k for r in rows for k in r}, key=lambda k: (k != "iteration", k))
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+def load_policy_module(checkpoint: str | Path) -> Any:
+    """The trained RLModule from an algorithm checkpoint folder (or the module folder)."""
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    path = Path(checkpoint)
+    for candidate in (path / RL_MODULE_PATH, path / "checkpoint" / RL_MODULE_PATH, path):
+        if (candidate / "module_state.pt").is_file() or (
+            candidate / "class_and_ctor_args.pkl"
+        ).is_file():
+            return RLModule.from_checkpoint(str(candidate.resolve()))
+    raise InputError(f"{path}: not an rayrec/RLlib training checkpoint (no {RL_MODULE_PATH})")
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    env: str,
+    *,
+    simulator: str | None = None,
+    users: int = 1000,
+    seed: int = 1,
+) -> dict[str, dict[str, float]]:
+    """Greedy evaluation of a checkpoint and of the random policy in the eval simulator."""
+    spec = load_spec(env)
+    target = simulator_target(spec, env, simulator)
+    module = load_policy_module(checkpoint)
+    sim, env_cfg = eval_simulator(target)
+    return {
+        "agent": evaluate_policy(sim, module_policy(module), env_cfg, n_users=users, seed=seed),
+        "random": evaluate_policy(
+            sim,
+            random_policy(sim.n_items, env_cfg.slate_size),
+            env_cfg,
+            n_users=users,
+            seed=seed,
+        ),
+    }
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["actor_lr=1e-3", "twin_q=true"]`` -> typed dict (values parsed as YAML)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--config {item!r}: expected KEY=VALUE")
+        value = yaml.safe_load(raw)
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        out[key.strip()] = value
+    return out
+
+
+__all__ = [
+    "TrainOptions",
+    "build_config",
+    "evaluate_checkpoint",
+    "parse_overrides",
+    "run_training",
+]
