@@ -13,6 +13,7 @@ evaluation of the agent and of the random policy).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -242,11 +243,9 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise InputError(f"--config {item!r}: expected KEY=VALUE")
         value = yaml.safe_load(raw)
-        if isinstance(value, str):
-            try:
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            with contextlib.suppress(ValueError):
                 value = float(value)
-            except ValueError:
-                pass
         out[key.strip()] = value
     return out
 
