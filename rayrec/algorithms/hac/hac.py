@@ -62,6 +62,8 @@ class HACConfig(DQNConfig):
             (off / 0 / 0.5 / 1 for HAC).
         bootstrap: ``terminated`` (gymnasium-correct, default) or
             ``reference_leave_flag`` (the reference code's form, for comparison).
+        training_intensity: trained samples per sampled env step (2, the reference
+            code's one update of 64 per call of 32 users).
     Sizes go in ``config.rl_module(model_config=...)`` (see :class:`HACModelConfig`).
     """
 
@@ -93,6 +95,9 @@ class HACConfig(DQNConfig):
             "capacity": 100_000,
         }
         self.n_step = 1
+        # The reference code does one update of 64 per env call of 32 users: a replay
+        # ratio of 64 / 32 = 2 trained samples per sampled step.
+        self.training_intensity = 2.0
         self.double_q = False
         self.dueling = False
         self.num_atoms = 1
