@@ -80,6 +80,7 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
     spec = load_spec(opts.env)
     target = simulator_target(spec, opts.env, opts.simulator)
     config = make_config(opts.algo)
+    config.replay_buffer_config = {**config.replay_buffer_config, "rng_seed": opts.seed}
     for key, value in opts.overrides.items():
         if not hasattr(config, key):
             raise InputError(f"--config {key}: not a field of the {opts.algo} config")

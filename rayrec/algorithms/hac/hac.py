@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.dqn.dqn import DQN, DQNConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
@@ -36,7 +37,13 @@ NOISE_TYPES = ("gaussian", "uniform")
 
 
 class SlateEpisodeReplayBuffer(EpisodeReplayBuffer):
-    """Uniform episode replay that always returns extra model outputs (the hyper-action)."""
+    """Uniform episode replay that returns extra model outputs (the hyper-action) and is
+    seeded (``rng_seed``): RLlib's buffer draws from an unseeded generator, which made
+    two runs with one seed differ."""
+
+    def __init__(self, *args: Any, rng_seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rng = np.random.default_rng(rng_seed)
 
     def sample(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("include_extra_model_outputs", True)

@@ -178,12 +178,16 @@ class HACTorchLearner(HACLearner, DQNTorchLearner):
         for module_id in set(loss_per_module) - {ALL_MODULES}:
             cfg: Any = self.config.get_config_for_module(module_id)
             delayed = self._num_updates % max(1, cfg.policy_delay) != 0
+            kernel_unused = cfg.hyper_actor_coef == 0 and cfg.bce_coef == 0  # DDPG / TD3
             for name, optim in self.get_optimizers_for_module(module_id):
                 loss = self._losses.pop((module_id, f"{name}_loss"))
                 optim.zero_grad(set_to_none=True)
                 params = self.filter_param_dict_for_optimizer(self._params, optim)
-                if delayed and name in ("actor", "kernel"):
-                    grads.update({pid: torch.zeros_like(p) for pid, p in params.items()})
+                if (delayed and name in ("actor", "kernel")) or (
+                    kernel_unused and name == "kernel"
+                ):
+                    # Left out of `grads`: `.grad` stays None and Adam skips the step entirely
+                    # (a zero gradient would still move them by weight decay and momentum).
                     continue
                 # autograd.grad leaves `.grad` untouched: the actor's L_QMax can never leak
                 # into the critic's gradient (accumulating backward() calls would).

@@ -1,0 +1,346 @@
+"""The contract every registered algorithm keeps (d3rlpy-style, one test for all).
+
+Module level (no Ray): built from the config's own module spec with the synthetic
+env's spaces — forward shapes, distinct valid slates, target-network pairs, noise
+only when exploring, dropout off while acting, save → restore gives the same greedy
+slate. Algorithm level (Ray, slow): a tiny build of each algorithm trains two
+iterations through ``rayrec.train.build_config`` and reports finite, named losses.
+Config validation names the offending field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.rl_module import RLModule
+
+from rayrec.algorithms.hac.torch.hac_torch_learner import bce_loss, hyper_loss, qmax_loss, td_loss
+from rayrec.algorithms.keys import (
+    ALIGNED_HYPER_ACTION,
+    BCE_LOSS,
+    HYPER_ACTION,
+    HYPER_ACTION_POLICY,
+    HYPER_LOSS,
+    INFERRED_HYPER_ACTION,
+    Q_INFERRED,
+    Q_INFERRED_TWIN,
+    Q_NEXT_TARGET,
+    Q_POLICY,
+    QMAX_LOSS,
+    RESPONSE,
+    SLATE_LOGITS,
+    SLATE_VALID,
+    STATE,
+    TD_LOSS,
+)
+from rayrec.algorithms.registry import ALGORITHMS, make_config
+from rayrec.errors import InputError
+from rayrec.simulator.env import SlateEnv
+from rayrec.train import TrainOptions, build_config
+from tests.algorithms.conftest import SYNTHETIC, B, build_module, slate_sizes
+
+NAMES = sorted(ALGORITHMS)
+#: what the learner reads from forward_train (Q_INFERRED_TWIN only with twin critics)
+TRAIN_KEYS_VECTOR = (Q_INFERRED, Q_POLICY, Q_NEXT_TARGET)  # (B,)
+TRAIN_KEYS_HYPER = (HYPER_ACTION_POLICY, INFERRED_HYPER_ACTION, ALIGNED_HYPER_ACTION)  # (B, z)
+
+
+def assert_valid_slates(actions: torch.Tensor, n_items: int, k: int) -> None:
+    assert actions.shape == (B, k)
+    assert not actions.is_floating_point()
+    assert int(actions.min()) >= 1 and int(actions.max()) <= n_items
+    for row in actions.tolist():
+        assert len(set(row)) == k, f"slate repeats an item: {row}"
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def module_of(request: pytest.FixtureRequest, slate_env: SlateEnv) -> tuple[str, Any]:
+    return request.param, build_module(request.param, slate_env)
+
+
+# ------------------------------------------------------------ module contract
+def test_acting_forwards_give_distinct_valid_slates_and_a_hyper_action(
+    module_of: tuple[str, Any], slate_env: SlateEnv, slate_batch: dict[str, Any]
+) -> None:
+    _, module = module_of
+    n_items, k = slate_sizes(slate_env)
+    obs = {Columns.OBS: slate_batch[Columns.OBS]}
+    with torch.no_grad():
+        for out in (module.forward_inference(obs), module.forward_exploration(obs)):
+            assert_valid_slates(out[Columns.ACTIONS], n_items, k)
+            assert out[HYPER_ACTION].shape == (B, module.z_dim)
+            assert torch.isfinite(out[HYPER_ACTION]).all()
+            # the effect action is the top-K of the emitted hyper-action
+            assert torch.equal(out[Columns.ACTIONS], module.top_k(out[HYPER_ACTION]))
+
+
+def test_forward_train_returns_every_learner_key_with_its_shape(
+    module_of: tuple[str, Any], slate_env: SlateEnv, slate_batch: dict[str, Any]
+) -> None:
+    name, module = module_of
+    _, k = slate_sizes(slate_env)
+    out = module.forward_train(slate_batch)
+    z = module.z_dim
+    assert out[STATE].shape == (B, module.cfg.state_dim)
+    for key in TRAIN_KEYS_HYPER:
+        assert out[key].shape == (B, z), key
+    for key in TRAIN_KEYS_VECTOR:
+        assert out[key].shape == (B,), key
+    assert out[SLATE_LOGITS].shape == (B, k)
+    assert (Q_INFERRED_TWIN in out) == (name == "td3")
+    if name == "td3":
+        assert out[Q_INFERRED_TWIN].shape == (B,)
+    assert all(torch.isfinite(v).all() for v in out.values())
+    assert not out[Q_NEXT_TARGET].requires_grad, "the TD target comes from target nets"
+    # ... and the pure losses on them are finite scalars
+    losses = {
+        TD_LOSS: td_loss(
+            out[Q_INFERRED],
+            slate_batch[Columns.REWARDS],
+            slate_batch[Columns.TERMINATEDS],
+            out[Q_NEXT_TARGET],
+            0.9,  # type: ignore[arg-type]
+        ),
+        QMAX_LOSS: qmax_loss(out[Q_POLICY]),
+        HYPER_LOSS: hyper_loss(out[HYPER_ACTION_POLICY], out[ALIGNED_HYPER_ACTION]),
+        BCE_LOSS: bce_loss(out[SLATE_LOGITS], slate_batch[RESPONSE], slate_batch[SLATE_VALID]),
+    }
+    for loss_name, value in losses.items():
+        assert value.shape == () and torch.isfinite(value), loss_name
+
+
+def test_target_pairs_exist_and_start_equal_to_their_main_nets(
+    module_of: tuple[str, Any], slate_batch: dict[str, Any]
+) -> None:
+    name, module = module_of
+    pairs = module.get_target_network_pairs()
+    assert (module.critic_twin is not None) == (name == "td3")
+    assert len(pairs) == (4 if name == "td3" else 3)
+    assert any(main is module.critic_twin for main, _ in pairs) == (name == "td3")
+    for main, target in pairs:
+        assert main is not target
+        main_state, target_state = main.state_dict(), target.state_dict()
+        assert main_state.keys() == target_state.keys()
+        for key in main_state:
+            assert torch.equal(main_state[key], target_state[key]), key
+        assert not any(p.requires_grad for p in target.parameters())
+    if module.cfg.target_noise == 0:
+        # With targets equal to the main nets, Q'(s', π'(s')) is the main critic's value.
+        module.eval()
+        with torch.no_grad():
+            s_next = module.encode(slate_batch[Columns.NEXT_OBS])
+            q_main = module.q_value(s_next, module.actor(s_next))
+            q_target = module.forward_target(slate_batch)[Q_NEXT_TARGET]
+        module.train()
+        torch.testing.assert_close(q_target, q_main)
+
+
+def test_exploration_adds_noise_and_inference_is_deterministic(
+    module_of: tuple[str, Any], slate_batch: dict[str, Any]
+) -> None:
+    _, module = module_of
+    obs = {Columns.OBS: slate_batch[Columns.OBS]}
+    with torch.no_grad():
+        greedy_a, greedy_b = module.forward_inference(obs), module.forward_inference(obs)
+        explore = module.forward_exploration(obs)
+    assert torch.equal(greedy_a[HYPER_ACTION], greedy_b[HYPER_ACTION])
+    assert torch.equal(greedy_a[Columns.ACTIONS], greedy_b[Columns.ACTIONS])
+    assert module.cfg.exploration_noise > 0
+    assert not torch.allclose(explore[HYPER_ACTION], greedy_a[HYPER_ACTION])
+
+
+def test_uniform_noise_is_the_reference_codes_non_negative_form(
+    slate_env: SlateEnv, slate_batch: dict[str, Any]
+) -> None:
+    module = build_module("hac", slate_env, noise_type="uniform", exploration_noise=0.3)
+    obs = {Columns.OBS: slate_batch[Columns.OBS]}
+    with torch.no_grad():
+        z = module.forward_inference(obs)[HYPER_ACTION]
+        z_explore = module.forward_exploration(obs)[HYPER_ACTION]
+    noise = z_explore - z  # U[0, σ)
+    assert float(noise.min()) >= 0.0 and float(noise.max()) < 0.3 + 1e-6
+    assert float(noise.mean()) > 0.05
+
+
+def test_dropout_is_off_while_acting_even_in_train_mode(
+    module_of: tuple[str, Any], slate_batch: dict[str, Any]
+) -> None:
+    _, module = module_of
+    obs = {Columns.OBS: slate_batch[Columns.OBS]}
+    module.train()
+    with torch.no_grad():
+        # the check is not vacuous: the encoder does drop out in train mode
+        assert module.cfg.dropout > 0
+        assert not torch.equal(module.encode(obs[Columns.OBS]), module.encode(obs[Columns.OBS]))
+        first, second = module.forward_inference(obs), module.forward_inference(obs)
+        torch.manual_seed(7)
+        noisy_a = module.forward_exploration(obs)
+        torch.manual_seed(7)
+        noisy_b = module.forward_exploration(obs)
+    assert torch.equal(first[HYPER_ACTION], second[HYPER_ACTION])
+    assert torch.equal(noisy_a[HYPER_ACTION], noisy_b[HYPER_ACTION])
+    assert module.training, "acting must restore the module's train mode"
+
+
+def test_save_restore_gives_the_same_greedy_slate(
+    module_of: tuple[str, Any], slate_env: SlateEnv, slate_batch: dict[str, Any], tmp_path: Path
+) -> None:
+    name, module = module_of
+    obs = {Columns.OBS: slate_batch[Columns.OBS]}
+    with torch.no_grad():
+        expected = module.forward_inference(obs)
+    module.save_to_path(str(tmp_path))
+    torch.manual_seed(123)  # a different init: only the checkpoint can make them agree
+    restored = RLModule.from_checkpoint(str(tmp_path))
+    fresh = build_module(name, slate_env, seed=321)
+    with torch.no_grad():
+        assert not torch.equal(fresh.forward_inference(obs)[HYPER_ACTION], expected[HYPER_ACTION])
+    fresh.set_state(module.get_state())
+    for other in (restored, fresh):
+        with torch.no_grad():
+            got = other.forward_inference(obs)
+        assert torch.equal(got[Columns.ACTIONS], expected[Columns.ACTIONS])
+        torch.testing.assert_close(got[HYPER_ACTION], expected[HYPER_ACTION])
+
+
+# ------------------------------------------------------------------- presets
+def test_presets_change_only_their_settings() -> None:
+    hac, ddpg, td3, sl = (make_config(n) for n in ("hac", "ddpg", "td3", "online-sl"))
+    assert (hac.hyper_actor_coef, hac.bce_coef, hac.actor_q_coef) == (0.1, 1.0, 1.0)
+    assert not hac.twin_q and hac.policy_delay == 1 and hac.bootstrap == "terminated"
+    for cfg in (ddpg, td3):
+        assert (cfg.hyper_actor_coef, cfg.bce_coef, cfg.actor_q_coef) == (0.0, 0.0, 1.0)
+    assert not ddpg.twin_q and ddpg.policy_delay == 1 and ddpg.target_noise == 0
+    assert td3.twin_q and td3.policy_delay == 2 and td3.target_noise > 0
+    assert (sl.actor_q_coef, sl.hyper_actor_coef, sl.bce_coef) == (0.0, 0.0, 1.0)
+    for cfg in (ddpg, td3, sl):
+        assert (cfg.gamma, cfg.tau, cfg.actor_lr, cfg.critic_lr) == (
+            hac.gamma,
+            hac.tau,
+            hac.actor_lr,
+            hac.critic_lr,
+        )
+
+
+# --------------------------------------------------------------- validation
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("actor_lr", -1e-4),
+        ("critic_lr", -1.0),
+        ("kernel_lr", -0.5),
+        ("noise_type", "laplace"),
+        ("bootstrap", "leave"),
+        ("policy_delay", 0),
+    ],
+)
+def test_validate_names_the_bad_field(field: str, value: Any) -> None:
+    config = make_config("hac").training(**{field: value})
+    with pytest.raises(ValueError, match=f"'{field}'.*{value}"):
+        config.validate()
+    with pytest.raises(InputError, match=f"'{field}'"):
+        build_config(TrainOptions(algo="hac", env=str(SYNTHETIC), overrides={field: value}))
+
+
+def test_build_config_rejects_an_unknown_field() -> None:
+    with pytest.raises(InputError, match="nosuchfield"):
+        build_config(TrainOptions(algo="td3", env=str(SYNTHETIC), overrides={"nosuchfield": 1}))
+
+
+# ------------------------------------------------------- algorithm (Ray) level
+Snapshot = dict[str, torch.Tensor]
+
+
+def snapshot(algo: Any) -> Snapshot:
+    """The acting module's weights (synced from the learner after every update)."""
+    return {k: v.detach().clone() for k, v in algo.get_module().state_dict().items()}
+
+
+def max_change(before: Snapshot, after: Snapshot, prefix: str) -> float:
+    """The largest |Δ| of any weight whose name starts with ``prefix``."""
+    keys = [k for k in before if k.startswith(prefix)]
+    assert keys, f"no weights named {prefix}*"
+    return max(float((after[k] - before[k]).abs().max()) for k in keys)
+
+
+@pytest.fixture(scope="module")
+def trained(ray_session: Any) -> Iterator[Callable[[str], dict[str, Any]]]:
+    """``trained(name)``: a tiny build of ``name`` after two training iterations
+    (learner results per iteration, weight snapshots before/after each); built once."""
+    runs: dict[str, dict[str, Any]] = {}
+
+    def run(name: str) -> dict[str, Any]:
+        if name not in runs:
+            config, _ = build_config(
+                TrainOptions(
+                    algo=name,
+                    env=str(SYNTHETIC),
+                    overrides={
+                        "num_steps_sampled_before_learning_starts": 64,
+                        "train_batch_size_per_learner": 16,
+                        # RLlib's default: one update per training step (not HAC's 2
+                        # trained samples per env step), so iteration n is update n.
+                        "training_intensity": None,
+                    },
+                )
+            )
+            algo = config.build_algo()
+            try:
+                weights, learner = [snapshot(algo)], []
+                for _ in range(2):
+                    result = algo.train()
+                    learner.append(result["learners"]["default_policy"])
+                    weights.append(snapshot(algo))
+                runs[name] = {"config": algo.config, "learner": learner, "weights": weights}
+            finally:
+                algo.stop()
+        return runs[name]
+
+    yield run
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_learner_reports_finite_named_losses(
+    name: str, trained: Callable[[str], dict[str, Any]]
+) -> None:
+    run = trained(name)
+    for results in run["learner"]:
+        for key in (TD_LOSS, QMAX_LOSS, HYPER_LOSS, BCE_LOSS):
+            assert key in results, f"{name}: {key} missing from {sorted(results)}"
+            assert math.isfinite(float(results[key])), (name, key, results[key])
+        assert ("critic_twin_learning_rate" in results) == (name == "td3")
+    config = run["config"]
+    if name in ("ddpg", "td3"):
+        assert config.hyper_actor_coef == 0 and config.bce_coef == 0
+    if name == "online-sl":
+        assert config.actor_q_coef == 0
+    # learning happened: one update (of 16 samples) per iteration moved the critic
+    batch = run["config"].train_batch_size_per_learner
+    steps = [int(r["num_module_steps_trained_lifetime"]) for r in run["learner"]]
+    assert steps == [batch, 2 * batch]
+    assert max_change(run["weights"][0], run["weights"][1], "critic.") > 0
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "iteration", "prefix"),
+    [
+        ("ddpg", 1, "kernel."),  # λ_h = β = 0: Φ must stay at its initialisation
+        ("td3", 1, "actor."),  # update 1 of policy_delay 2: the actor must not move
+    ],
+)
+def test_frozen_parameters_stay_put(
+    name: str, iteration: int, prefix: str, trained: Callable[[str], dict[str, Any]]
+) -> None:
+    weights = trained(name)["weights"]
+    delta = max_change(weights[iteration - 1], weights[iteration], prefix)
+    assert delta == 0, f"{name}: {prefix}* moved by up to {delta:.2e} in update {iteration}"
