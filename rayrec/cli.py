@@ -493,6 +493,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not (args.debug or args.verbose):
+        # RLlib's one-time notices (e.g. "running X on the new API stack") are not for users.
+        logging.getLogger("ray.rllib").setLevel(logging.ERROR)
     try:
         code: int = args.handler(args)
         return code

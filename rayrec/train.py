@@ -104,7 +104,8 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
     try:
         config.validate()
     except ValueError as exc:
-        raise InputError(f"{opts.algo} config: {exc}") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise InputError(first) from exc  # without RLlib's "to suppress..." boilerplate
     return config, target
 
 

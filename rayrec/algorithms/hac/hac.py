@@ -165,7 +165,7 @@ class HACConfig(DQNConfig):
             "target_noise_clip",
         ):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 self._value_error(f"HAC config: '{name}' must be a number >= 0, got {value!r}")
         if not 0 < self.gamma < 1:
             self._value_error(f"HAC config: 'gamma' must be in (0, 1), got {self.gamma!r}")
@@ -179,7 +179,11 @@ class HACConfig(DQNConfig):
             self._value_error(
                 f"HAC config: 'bootstrap' must be one of {BOOTSTRAP_MODES}, got {self.bootstrap!r}"
             )
-        if not isinstance(self.policy_delay, int) or self.policy_delay < 1:
+        if (
+            isinstance(self.policy_delay, bool)
+            or not isinstance(self.policy_delay, int)
+            or self.policy_delay < 1
+        ):
             self._value_error(
                 f"HAC config: 'policy_delay' must be an integer >= 1, got {self.policy_delay!r}"
             )
