@@ -334,10 +334,19 @@ def check_values(
         column.min_value is not None or column.max_value is not None
     ):
         numeric = typed
+        # A literal NaN in a column that allows missing values is a missing value, not a
+        # range violation (comparisons with NaN are false).
+        nan_ok = (
+            np.asarray(pc.fill_null(pc.is_nan(numeric), False))
+            if column.nullable and column.kind == "float"
+            else np.zeros(len(numeric), dtype=bool)
+        )
         if column.min_value is not None:
-            ok &= np.asarray(pc.fill_null(pc.greater_equal(numeric, column.min_value), True))
+            in_lo = np.asarray(pc.fill_null(pc.greater_equal(numeric, column.min_value), True))
+            ok &= in_lo | nan_ok
         if column.max_value is not None:
-            ok &= np.asarray(pc.fill_null(pc.less_equal(numeric, column.max_value), True))
+            in_hi = np.asarray(pc.fill_null(pc.less_equal(numeric, column.max_value), True))
+            ok &= in_hi | nan_ok
     if column.choices is not None:
         member = pc.is_in(values, value_set=pa.array(column.choices, type=values.type))
         ok &= np.asarray(member) | (empty_np & column.nullable)
@@ -554,6 +563,9 @@ def _parse_quoted(
                 delimiter=fmt.sep,
                 quote_char='"',
                 newlines_in_values=False,
+                # Blank lines come back as invalid rows (reported, and physical line
+                # numbers stay right); skipping them would shift every later line number.
+                ignore_empty_lines=False,
                 invalid_row_handler=on_invalid,
             ),
             convert_options=pacsv.ConvertOptions(

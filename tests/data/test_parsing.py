@@ -293,3 +293,24 @@ def test_cli_reports_an_overflowing_id_as_input_error(
     err = capsys.readouterr().err
     assert "internal error" not in err
     assert "ratings.dat, line 2: field 'MovieID': expected a 64-bit integer" in err
+
+
+def test_quoted_csv_blank_line_keeps_line_numbers() -> None:
+    fmt = TableFormat(
+        columns=(Column("a", "int"), Column("b", "str")), sep=",", header=True, quoted=True
+    )
+    problems = ProblemCollector()
+    parse_table(b'a,b\n1,x\n\n2,y\nz,"q"\n', fmt, "q.csv", problems)
+    found = {(p.line, p.field) for p in problems.problems}
+    assert (5, "a") in found  # the bad value is on physical line 5
+    assert any(p.line == 3 for p in problems.problems)  # the blank line is reported
+
+
+def test_literal_nan_is_missing_in_a_nullable_ranged_float() -> None:
+    fmt = TableFormat(
+        columns=(Column("x", "float", nullable=True, min_value=0.0),), sep=",", header=True
+    )
+    problems = ProblemCollector()
+    table = parse_table(b"x\n1.5\nnan\n-2\n", fmt, "f.csv", problems)
+    assert [(p.line, p.field) for p in problems.problems] == [(4, "x")]
+    assert len(table.frame) == 2
