@@ -23,16 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from rayrec.algorithms.registry import make_config
 from rayrec.data.io import atomic_write_text
 from rayrec.errors import InputError
-from rayrec.evaluation.slate_metrics import ObsPolicy, evaluate_policy, module_policy
+from rayrec.evaluation.slate_metrics import evaluate_policy, module_policy
 from rayrec.simulator.env import EnvConfig
 from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.rllib_env import env_config_of, register
+from rayrec.simulator.rollout import random_policy
 from rayrec.simulator.simulator import Simulator
 from rayrec.simulator.spec import EnvSpec, load_spec
 
@@ -109,16 +107,6 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
     return config, target
 
 
-def random_policy(n_items: int, k: int, seed: int = 0) -> ObsPolicy:
-    gen = torch.Generator().manual_seed(seed)
-
-    def act(obs: dict[str, np.ndarray]) -> np.ndarray:
-        b = len(next(iter(obs.values())))
-        return (torch.rand(b, n_items, generator=gen).topk(k, dim=1).indices + 1).numpy()
-
-    return act
-
-
 def eval_simulator(target: str) -> tuple[Simulator, EnvConfig]:
     return env_config_of({"simulator": target, "part": PART_EVAL})
 
@@ -164,7 +152,7 @@ def run_training(
         )
         rand = evaluate_policy(
             sim,
-            random_policy(sim.n_items, env_cfg.slate_size),
+            random_policy(),
             env_cfg,
             n_users=opts.eval_users,
             seed=1,
@@ -227,7 +215,7 @@ def evaluate_checkpoint(
         "agent": evaluate_policy(sim, module_policy(module), env_cfg, n_users=users, seed=seed),
         "random": evaluate_policy(
             sim,
-            random_policy(sim.n_items, env_cfg.slate_size),
+            random_policy(),
             env_cfg,
             n_users=users,
             seed=seed,

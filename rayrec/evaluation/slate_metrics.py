@@ -8,24 +8,21 @@ items in a slate, under the simulator's item representations).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from rayrec.simulator.env import EnvConfig, SlateEnv
+from rayrec.simulator.env import EnvConfig
+from rayrec.simulator.rollout import SlatePolicy, rollout
 from rayrec.simulator.simulator import Simulator
 
-#: obs dict (batched numpy) -> (B, K) item ids
-ObsPolicy = Callable[[dict[str, np.ndarray]], np.ndarray]
 
-
-def module_policy(module: Any) -> ObsPolicy:
+def module_policy(module: Any) -> SlatePolicy:
     """Greedy slates from an RLlib RLModule (``forward_inference``)."""
     from ray.rllib.core.columns import Columns
 
-    def act(obs: dict[str, np.ndarray]) -> np.ndarray:
+    def act(env: Any, obs: dict[str, np.ndarray]) -> np.ndarray:
         batch = {Columns.OBS: {k: torch.as_tensor(v) for k, v in obs.items()}}
         with torch.no_grad():
             out = module.forward_inference(batch)
@@ -52,7 +49,7 @@ def intra_list_diversity(slates: np.ndarray, item_vectors: np.ndarray) -> float:
 
 def evaluate_policy(
     simulator: Simulator,
-    policy: ObsPolicy,
+    policy: SlatePolicy,
     config: EnvConfig,
     *,
     n_users: int = 1000,
@@ -61,32 +58,9 @@ def evaluate_policy(
     batch: int = 1000,
 ) -> dict[str, float]:
     """One full session for each of ``n_users`` users; the HAC paper's metrics."""
-    totals, depths, slates_seen = [], [], []
-    for start in range(0, n_users, batch):
-        b = min(batch, n_users - start)
-        env = SlateEnv(simulator, b, config, device=device, seed=seed + start)
-        obs, _ = env.reset(seed=seed + start)
-        active = np.ones(b, dtype=bool)
-        total = np.zeros(b)
-        depth = np.zeros(b, dtype=np.int64)
-        while active.any():
-            slates = np.asarray(policy(obs))
-            slates_seen.append(slates[active])
-            obs, reward, terminated, truncated, _ = env.step(slates)
-            total += np.where(active, reward, 0.0)
-            depth += active
-            active &= ~(terminated | truncated)
-        totals.append(total)
-        depths.append(depth)
-    total_all, depth_all = np.concatenate(totals), np.concatenate(depths)
-    shown = np.concatenate(slates_seen)
+    result = rollout(simulator, policy, n_users, config, seed=seed, device=device, batch=batch)
     vectors = simulator.make_backend("cpu").item_vectors().cpu().numpy()
     return {
-        "total_reward": float(total_all.mean()),
-        "total_reward_std": float(total_all.std()),
-        "depth": float(depth_all.mean()),
-        "reward_variance": float(total_all.var()),
-        "coverage": float(len(np.unique(shown)) / simulator.n_items),
-        "intra_list_diversity": intra_list_diversity(shown, vectors),
-        "users": int(n_users),
+        **result.summary(simulator.n_items),
+        "intra_list_diversity": intra_list_diversity(result.slates, vectors),
     }

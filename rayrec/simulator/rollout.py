@@ -1,4 +1,9 @@
-"""Roll reference policies through a simulator: random, most-popular and oracle.
+"""Roll policies through a simulator: one session per user, the HAC paper's metrics.
+
+:func:`rollout` is the one loop that runs sessions; policies are callables
+``policy(env, obs) -> (B, K) item ids``. Reference policies: random, most-popular
+and oracle (:data:`POLICIES`); trained agents come in through
+:func:`rayrec.evaluation.slate_metrics.module_policy`.
 
 The oracle is the slate of highest expected immediate reward for the user's
 current state: exact for the synthetic ground truth; for a learned simulator it is
@@ -18,14 +23,15 @@ import torch
 from rayrec.simulator.env import EnvConfig, SlateEnv
 from rayrec.simulator.simulator import Simulator
 
-SlatePolicy = Callable[[SlateEnv], np.ndarray]
+#: (env, batched observation) -> (B, K) item ids
+SlatePolicy = Callable[[SlateEnv, dict[str, np.ndarray]], np.ndarray]
 
 
 def random_policy(seed: int = 0) -> SlatePolicy:
     """K distinct items uniformly at random per user."""
     gen = torch.Generator().manual_seed(seed)
 
-    def act(env: SlateEnv) -> np.ndarray:
+    def act(env: SlateEnv, obs: dict[str, np.ndarray]) -> np.ndarray:
         keys = torch.rand(env.num_envs, env.sim.n_items, generator=gen)  # (B, I)
         return (keys.topk(env.config.slate_size, dim=1).indices + 1).numpy()  # (B, K)
 
@@ -35,7 +41,7 @@ def random_policy(seed: int = 0) -> SlatePolicy:
 def popular_policy() -> SlatePolicy:
     """The K items with the most positive responses in the simulator's log, for everyone."""
 
-    def act(env: SlateEnv) -> np.ndarray:
+    def act(env: SlateEnv, obs: dict[str, np.ndarray]) -> np.ndarray:
         pop = env.sim.popularity.copy()
         pop[0] = -np.inf
         top = np.argsort(-pop, kind="stable")[: env.config.slate_size]
@@ -48,7 +54,7 @@ def oracle_policy() -> SlatePolicy:
     """Top-K by expected immediate reward under the simulator's own user model."""
 
     @torch.inference_mode()
-    def act(env: SlateEnv) -> np.ndarray:
+    def act(env: SlateEnv, obs: dict[str, np.ndarray]) -> np.ndarray:
         users = env.users
         truth = env.sim.truth
         k = env.config.slate_size
@@ -81,7 +87,7 @@ class RolloutResult:
 
     total_reward: np.ndarray  # (N,)
     depth: np.ndarray  # (N,)
-    items: np.ndarray  # all recommended item ids
+    slates: np.ndarray  # (S, K) every slate shown to an active user
 
     def summary(self, n_items: int) -> dict[str, float]:
         return {
@@ -90,7 +96,7 @@ class RolloutResult:
             "depth": float(self.depth.mean()),
             "reward_variance": float(self.total_reward.var()),
             "reward_per_step": float(self.total_reward.sum() / max(self.depth.sum(), 1)),
-            "coverage": float(len(np.unique(self.items)) / n_items),
+            "coverage": float(len(np.unique(self.slates)) / n_items),
             "users": len(self.depth),
         }
 
@@ -103,19 +109,30 @@ def rollout(
     *,
     seed: int = 0,
     device: str = "cpu",
+    batch: int | None = None,
 ) -> RolloutResult:
-    """Run one full session for each of ``n_users`` users drawn with ``seed``."""
-    env = SlateEnv(simulator, n_users, config, device=device, seed=seed)
-    env.reset(seed=seed)
-    active = np.ones(n_users, dtype=bool)
-    total = np.zeros(n_users)
-    depth = np.zeros(n_users, dtype=np.int64)
-    shown: list[np.ndarray] = []
-    while active.any():
-        slates = policy(env)
-        shown.append(np.asarray(slates)[active].reshape(-1))
-        _, reward, terminated, truncated, _ = env.step(slates)
-        total += np.where(active, reward, 0.0)
-        depth += active
-        active &= ~(terminated | truncated)
-    return RolloutResult(total_reward=total, depth=depth, items=np.concatenate(shown))
+    """One full session for each of ``n_users`` users, ``batch`` users per env
+    (all at once by default); the env of users ``start..`` is seeded ``seed + start``."""
+    batch = batch or n_users
+    totals, depths, shown = [], [], []
+    for start in range(0, n_users, batch):
+        b = min(batch, n_users - start)
+        env = SlateEnv(simulator, b, config, device=device, seed=seed + start)
+        obs, _ = env.reset(seed=seed + start)
+        active = np.ones(b, dtype=bool)
+        total = np.zeros(b)
+        depth = np.zeros(b, dtype=np.int64)
+        while active.any():
+            slates = np.asarray(policy(env, obs))
+            shown.append(slates[active])
+            obs, reward, terminated, truncated, _ = env.step(slates)
+            total += np.where(active, reward, 0.0)
+            depth += active
+            active &= ~(terminated | truncated)
+        totals.append(total)
+        depths.append(depth)
+    return RolloutResult(
+        total_reward=np.concatenate(totals),
+        depth=np.concatenate(depths),
+        slates=np.concatenate(shown),
+    )

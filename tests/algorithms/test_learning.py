@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from rayrec.evaluation.slate_metrics import evaluate_policy, module_policy
-from rayrec.train import TrainOptions, build_config, eval_simulator, random_policy
+from rayrec.simulator.rollout import random_policy
+from rayrec.train import TrainOptions, build_config, eval_simulator
 
 REPO = Path(__file__).resolve().parents[2]
 SYNTHETIC = str(REPO / "envs" / "synthetic.yaml")
@@ -44,9 +45,7 @@ def test_beats_random_on_synthetic(algo: str, ray_session: object) -> None:
         )
     finally:
         built.stop()
-    rand = evaluate_policy(
-        sim, random_policy(sim.n_items, env_cfg.slate_size), env_cfg, n_users=300, seed=1
-    )
+    rand = evaluate_policy(sim, random_policy(), env_cfg, n_users=300, seed=1)
     margin, _ = MARGINS[algo]
     assert agent["total_reward"] >= rand["total_reward"] + margin, (agent, rand)
 
@@ -77,7 +76,7 @@ def test_training_twice_with_one_seed_is_identical(ray_session: object) -> None:
 
             env = SlateEnv(sim, 16, env_cfg, seed=0)
             obs, _ = env.reset(seed=0)
-            slates = module_policy(built.get_module())(obs)
+            slates = module_policy(built.get_module())(env, obs)
         finally:
             built.stop()
         return losses, slates
