@@ -235,13 +235,10 @@ def _data_download(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------- simulator
-DEFAULT_SIM_ROOT = "runs/simulators"
-
-
 def _sim_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="env spec YAML (e.g. envs/ml1m.yaml)")
     p.add_argument("--data-dir", help="dataset folder (overrides the spec's dataset.path)")
-    p.add_argument("--out", help=f"checkpoint folder (default {DEFAULT_SIM_ROOT}/<spec name>)")
+    p.add_argument("--out", help="checkpoint folder (default runs/simulators/<spec name>)")
     p.add_argument(
         "--parts", default="train,eval", help="which simulators: train, eval or both (default)"
     )
@@ -252,6 +249,7 @@ def _sim_train_args(p: argparse.ArgumentParser) -> None:
 @command("simulator train", _sim_train_args)
 def _simulator_train(args: argparse.Namespace) -> int:
     from rayrec.simulator.build import train_simulators
+    from rayrec.simulator.rllib_env import DEFAULT_SIM_ROOT
     from rayrec.simulator.spec import load_spec
 
     spec = load_spec(args.spec)
@@ -259,7 +257,7 @@ def _simulator_train(args: argparse.Namespace) -> int:
     bad = [p for p in parts if p not in ("train", "eval")]
     if bad:
         raise InputError(f"--parts: expected 'train' and/or 'eval', got {', '.join(bad)}")
-    out = Path(args.out or f"{DEFAULT_SIM_ROOT}/{spec.name}")
+    out = Path(args.out) if args.out else DEFAULT_SIM_ROOT / spec.name
 
     def progress(part: str, entry: dict[str, Any]) -> None:
         aucs = ", ".join(f"{k} {v['auc']:.4f}" for k, v in entry.get("valid", {}).items())
@@ -318,26 +316,11 @@ def _sim_check_args(p: argparse.ArgumentParser) -> None:
 
 def load_simulator_target(target: str, part: str, checkpoint: str | None = None) -> tuple[Any, Any]:
     """(Simulator, EnvConfig) from a spec file or a checkpoint folder."""
-    from rayrec.config import from_dict
-    from rayrec.simulator import EnvConfig, Simulator
-    from rayrec.simulator.build import in_memory_simulator
-    from rayrec.simulator.spec import load_spec
+    from rayrec.simulator.rllib_env import env_config_of, resolve_simulator
 
-    path = Path(target)
-    if path.is_dir():
-        root = path / part if (path / part / "meta.json").is_file() else path
-        sim = Simulator.load(root)
-        return sim, from_dict(EnvConfig, sim.meta.get("env", {}), f"{root}/meta.json: env")
-    spec = load_spec(path)
-    if spec.backend == "ground_truth" and checkpoint is None:
-        return in_memory_simulator(spec, part), spec.env
-    root = Path(checkpoint or f"{DEFAULT_SIM_ROOT}/{spec.name}") / part
-    if not (root / "meta.json").is_file():
-        raise InputError(
-            f"no simulator checkpoint at {root}; run `rayrec simulator train {target}` first"
-            " (or pass --checkpoint DIR)"
-        )
-    return Simulator.load(root), spec.env
+    if not Path(target).is_dir():
+        target = resolve_simulator(target, checkpoint, part=part, option="--checkpoint")
+    return env_config_of({"simulator": target, "part": part})
 
 
 @command("simulator check", _sim_check_args)

@@ -29,13 +29,11 @@ from rayrec.errors import InputError
 from rayrec.evaluation.slate_metrics import evaluate_policy, module_policy
 from rayrec.simulator.env import EnvConfig
 from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
-from rayrec.simulator.rllib_env import env_config_of, register
+from rayrec.simulator.rllib_env import env_config_of, register, resolve_simulator
 from rayrec.simulator.rollout import random_policy
 from rayrec.simulator.simulator import Simulator
-from rayrec.simulator.spec import EnvSpec, load_spec
 
 log = logging.getLogger(__name__)
-DEFAULT_SIM_ROOT = Path("runs/simulators")
 RL_MODULE_PATH = Path("learner_group") / "learner" / "rl_module" / "default_policy"
 
 
@@ -58,25 +56,9 @@ class TrainOptions:
     checkpoint_every: int = 10
 
 
-def simulator_target(spec: EnvSpec, spec_path: str, simulator: str | None) -> str:
-    """Where env runners load the simulator from: a ground-truth spec or a checkpoint."""
-    if simulator is not None:
-        return simulator
-    if spec.backend == "ground_truth":
-        return str(Path(spec_path).resolve())
-    root = DEFAULT_SIM_ROOT / spec.name
-    if not (root / PART_TRAIN / "meta.json").is_file():
-        raise InputError(
-            f"no simulator checkpoint at {root}; run `rayrec simulator train {spec_path}` first"
-            " (or pass --simulator DIR)"
-        )
-    return str(root.resolve())
-
-
 def build_config(opts: TrainOptions) -> tuple[Any, str]:
     """The algorithm config for ``opts`` (validated) and the simulator target."""
-    spec = load_spec(opts.env)
-    target = simulator_target(spec, opts.env, opts.simulator)
+    target = resolve_simulator(opts.env, opts.simulator)
     config = make_config(opts.algo)
     config.replay_buffer_config = {**config.replay_buffer_config, "rng_seed": opts.seed}
     for key, value in opts.overrides.items():
@@ -207,8 +189,7 @@ def evaluate_checkpoint(
     seed: int = 1,
 ) -> dict[str, dict[str, float]]:
     """Greedy evaluation of a checkpoint and of the random policy in the eval simulator."""
-    spec = load_spec(env)
-    target = simulator_target(spec, env, simulator)
+    target = resolve_simulator(env, simulator)
     module = load_policy_module(checkpoint)
     sim, env_cfg = eval_simulator(target)
     return {

@@ -36,6 +36,38 @@ from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.simulator import Simulator
 
 ENV_NAME = "rayrec-slate"
+#: Where ``rayrec simulator train`` writes a spec's simulators (``<root>/<spec name>``).
+DEFAULT_SIM_ROOT = Path("runs/simulators")
+
+
+def resolve_simulator(
+    spec_path: str,
+    folder: str | None = None,
+    *,
+    part: str = PART_TRAIN,
+    option: str = "--simulator",
+) -> str:
+    """The ``simulator`` entry of an ``env_config`` for an env spec.
+
+    An explicit checkpoint ``folder`` wins; otherwise a ground-truth spec is its own
+    simulator and a learned one lives in ``runs/simulators/<spec name>``. The spec is
+    always loaded (and so validated).
+
+    Raises:
+        InputError: when the checkpoint is missing, saying how to make it.
+    """
+    from rayrec.simulator.spec import load_spec
+
+    spec = load_spec(spec_path)
+    if folder is None and spec.backend == "ground_truth":
+        return str(Path(spec_path).resolve())
+    root = Path(folder) if folder is not None else DEFAULT_SIM_ROOT / spec.name
+    if not ((root / part / "meta.json").is_file() or (root / "meta.json").is_file()):
+        raise InputError(
+            f"no simulator checkpoint at {root}; run `rayrec simulator train {spec_path}` first"
+            f" (or pass {option} DIR)"
+        )
+    return str(root.resolve())
 
 
 @functools.lru_cache(maxsize=8)
