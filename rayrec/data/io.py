@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import json
 import lzma
 import os
 import shutil
@@ -19,6 +20,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rayrec.errors import DataValidationError, InputError, Problem
 
@@ -184,3 +186,24 @@ def atomic_write_bytes(target: Path, data: bytes) -> None:
 
 def atomic_write_text(target: Path, text: str) -> None:
     atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def read_versioned_meta(
+    path: Path, key: str, expected: int, *, what: str, remedy: str
+) -> dict[str, Any]:
+    """Read a ``meta.json`` whose ``key`` must equal ``expected``.
+
+    Raises:
+        InputError: naming the file when it is unreadable, not JSON or of another version.
+    """
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a {what} ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise InputError(f"{path}: not a {what} (expected a JSON object)")
+    if meta.get(key) != expected:
+        raise InputError(
+            f"{path}: {key.replace('_', ' ')} {meta.get(key)}, expected {expected}; {remedy}"
+        )
+    return meta

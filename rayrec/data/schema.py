@@ -35,8 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rayrec.data.io import atomic_dir
-from rayrec.errors import InputError
+from rayrec.data.io import atomic_dir, read_versioned_meta
 
 USER = "user"
 ITEM = "item"
@@ -144,16 +143,13 @@ class InteractionLog:
         Raises:
             InputError: when the directory is not a complete rayrec cache.
         """
-        meta_path = directory / "meta.json"
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{meta_path}: not a rayrec dataset cache ({exc})") from exc
-        if meta.get("schema_version") != SCHEMA_VERSION:
-            raise InputError(
-                f"{meta_path}: cache schema version {meta.get('schema_version')},"
-                f" expected {SCHEMA_VERSION}; rebuild it with `rayrec data prepare`"
-            )
+        meta = read_versioned_meta(
+            directory / "meta.json",
+            "schema_version",
+            SCHEMA_VERSION,
+            what="rayrec dataset cache",
+            remedy="rebuild it with `rayrec data prepare`",
+        )
         return cls(
             name=meta["name"],
             interactions=pd.read_parquet(directory / "interactions.parquet"),

@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from rayrec.data.io import atomic_dir
+from rayrec.data.io import atomic_dir, read_versioned_meta
 from rayrec.data.synthetic import GroundTruth
-from rayrec.errors import InputError
 from rayrec.simulator.response import ResponseModelConfig, UserResponseModel, history_states
 from rayrec.simulator.slates import SlateData
 
@@ -129,16 +128,13 @@ class Simulator:
             InputError: when ``directory`` is not a complete simulator checkpoint.
         """
         directory = Path(directory)
-        meta_path = directory / "meta.json"
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InputError(f"{meta_path}: not a rayrec simulator checkpoint ({exc})") from exc
-        if meta.get("checkpoint_version") != CHECKPOINT_VERSION:
-            raise InputError(
-                f"{meta_path}: checkpoint version {meta.get('checkpoint_version')}, expected"
-                f" {CHECKPOINT_VERSION}; retrain with `rayrec simulator train`"
-            )
+        meta = read_versioned_meta(
+            directory / "meta.json",
+            "checkpoint_version",
+            CHECKPOINT_VERSION,
+            what="rayrec simulator checkpoint",
+            remedy="retrain with `rayrec simulator train`",
+        )
         with np.load(directory / "arrays.npz") as npz:
             arrays = {k: npz[k] for k in npz.files}
         model = None
@@ -234,6 +230,33 @@ def last_exposures(
     return items, fb
 
 
+def _from_log(
+    kind: str,
+    slates: SlateData,
+    user_features: np.ndarray,
+    popularity_weights: np.ndarray,
+    meta: dict[str, Any],
+    **backend: Any,
+) -> Simulator:
+    """A simulator whose population, popularity and histories come from ``slates``."""
+    population, activity = population_from_slates(slates)
+    items, fb = last_exposures(slates)
+    return Simulator(
+        kind=kind,
+        feedback_names=slates.feedback_names,
+        n_users=slates.n_users,
+        n_items=slates.n_items,
+        population=population,
+        population_activity=activity,
+        popularity=item_popularity(slates, popularity_weights),
+        last_items=items,
+        last_feedback=fb,
+        user_features=user_features,
+        meta=meta,
+        **backend,
+    )
+
+
 def learned_simulator(
     model: UserResponseModel,
     slates: SlateData,
@@ -243,22 +266,16 @@ def learned_simulator(
     device: str = "cpu",
 ) -> Simulator:
     """Bundle a trained model with the population and histories of its training log."""
-    population, activity = population_from_slates(slates)
-    items, fb = last_exposures(slates)
-    return Simulator(
-        kind="learned",
-        feedback_names=slates.feedback_names,
-        n_users=slates.n_users,
-        n_items=slates.n_items,
-        population=population,
-        population_activity=activity,
-        popularity=item_popularity(slates, reward_weights),
-        last_items=items,
-        last_feedback=fb,
-        user_features=user_features,
+    # Initial states first, on the training device; the stored model lives on the CPU.
+    init_states = history_states(model, slates, user_features, device)
+    return _from_log(
+        "learned",
+        slates,
+        user_features,
+        reward_weights,
+        meta,
         model=model.cpu(),
-        init_states=history_states(model, slates, user_features, device),
-        meta=meta,
+        init_states=init_states,
     )
 
 
@@ -266,19 +283,6 @@ def ground_truth_simulator(
     truth: GroundTruth, slates: SlateData, meta: dict[str, Any]
 ) -> Simulator:
     """The synthetic truth as a simulator; population and histories from its log."""
-    population, activity = population_from_slates(slates)
-    items, fb = last_exposures(slates)
-    return Simulator(
-        kind="ground_truth",
-        feedback_names=slates.feedback_names,
-        n_users=slates.n_users,
-        n_items=slates.n_items,
-        population=population,
-        population_activity=activity,
-        popularity=item_popularity(slates, np.ones(len(slates.feedback_names))),
-        last_items=items,
-        last_feedback=fb,
-        user_features=np.zeros((slates.n_users + 1, 0), dtype=np.int64),
-        truth=truth,
-        meta=meta,
-    )
+    no_features = np.zeros((slates.n_users + 1, 0), dtype=np.int64)
+    ones = np.ones(len(slates.feedback_names))
+    return _from_log("ground_truth", slates, no_features, ones, meta, truth=truth)
