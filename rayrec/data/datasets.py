@@ -81,10 +81,16 @@ def load_dataset(
     if (target / "meta.json").is_file():
         log.debug("cache hit: %s", target)
         return InteractionLog.load(target)
+    data = _build_cache(reader, target)
+    log.info("cached %s at %s", name, target)
+    return data
+
+
+def _build_cache(reader: DatasetReader, target: Path) -> InteractionLog:
+    """Read (validating first), record the fingerprint, write the cache atomically."""
     data = reader.read()
     data.meta["fingerprint"] = target.name.rsplit("-", 1)[-1]
     data.save(target)
-    log.info("cached %s at %s", name, target)
     return data
 
 
@@ -100,9 +106,7 @@ def prepare_dataset(
     reader = make_reader(name, path)
     target = cache_path(reader, out)
     if force or not (target / "meta.json").is_file():
-        data = reader.read()
-        data.meta["fingerprint"] = target.name.rsplit("-", 1)[-1]
-        data.save(target)
+        _build_cache(reader, target)
     return target
 
 

@@ -26,7 +26,7 @@ import yaml
 
 from rayrec.config import to_dict
 from rayrec.data import load_dataset
-from rayrec.data.datasets import SYNTHETIC, cache_key, make_reader
+from rayrec.data.datasets import SYNTHETIC
 from rayrec.data.io import atomic_write_text
 from rayrec.data.schema import InteractionLog
 from rayrec.data.synthetic import GroundTruth, generate
@@ -54,9 +54,9 @@ def load_spec_data(
         data = generate(spec.synthetic)
         return data.log, data.truth, f"synthetic:{asdict(spec.synthetic)}"
     path = data_dir if data_dir is not None else spec.dataset.path
-    reader = make_reader(spec.dataset.name, path)
-    fingerprint = cache_key(reader)
-    return load_dataset(spec.dataset.name, reader.root), None, fingerprint
+    log_ = load_dataset(spec.dataset.name, path)
+    # The cache records the source fingerprint: no second pass over the files.
+    return log_, None, str(log_.meta.get("fingerprint", ""))
 
 
 def encode_user_features(data: InteractionLog, names: tuple[str, ...]) -> np.ndarray:

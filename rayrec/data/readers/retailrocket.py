@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from rayrec.data.parsing import Column, ParsedTable, TableFormat, parse_int_lists
 from rayrec.data.readers.base import DatasetReader, Parsed, register
-from rayrec.data.schema import ADD_TO_CART, PURCHASE, VIEW, InteractionLog, build_log
+from rayrec.data.schema import ADD_TO_CART, PURCHASE, VIEW, InteractionLog, build_log, row_order
 from rayrec.errors import InputError, Problem, ProblemCollector
 
 EVENTS_FILE = "events.csv"
@@ -77,7 +77,7 @@ def session_ids(users: np.ndarray, seconds: np.ndarray, gap: float) -> np.ndarra
         (R,) int64 session numbers 1..S, increasing along (user, time, file order).
     """
     n = len(users)
-    order = np.lexsort((seconds, users))  # (R,) stable: by user, time, file order
+    order = row_order(users, seconds)  # (R,) stable: by user, time, file order
     u, t = users[order], seconds[order]
     starts = np.ones(n, dtype=bool)  # (R,) in sorted order
     starts[1:] = (u[1:] != u[:-1]) | (np.diff(t) > gap)
