@@ -11,6 +11,7 @@ look them up by name with :func:`get_reader`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -90,8 +91,31 @@ class DatasetReader(ABC):
         log.meta.setdefault("source_dir", str(self.root))
         return log
 
-    def find(self, *names: str, required: bool = True) -> Path | None:
-        return find_file(self.root, names, required=required)
+    def find(
+        self, *names: str, required: bool = True, siblings: Mapping[str, str] | None = None
+    ) -> Path | None:
+        """The first present variant of ``names``.
+
+        Args:
+            siblings: file name -> reader name of other variants of this dataset; when
+                the file is missing but a sibling's file is here, the error says which
+                reader to use instead.
+        """
+        try:
+            return find_file(self.root, names, required=required)
+        except InputError as exc:
+            for other, reader_name in (siblings or {}).items():
+                if find_file(self.root, other, required=False) is not None:
+                    raise InputError(
+                        f"{exc} (this folder holds '{other}': read it as '{reader_name}')"
+                    ) from None
+            raise
+
+    def find_required(self, name: str, siblings: Mapping[str, str] | None = None) -> Path:
+        """Like :meth:`find` for one required file, typed as a Path."""
+        path = self.find(name, siblings=siblings)
+        assert path is not None
+        return path
 
     def shown(self, path: Path) -> str:
         return display_name(path, self.root)

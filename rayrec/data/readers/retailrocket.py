@@ -113,19 +113,7 @@ class RetailRocket(DatasetReader):
         return f"session_gap={self.session_gap:g}"
 
     def _events(self) -> Path:
-        path = self.find(EVENTS_FILE, required=False)
-        if path is None:
-            hint = ""
-            if self.find(TRAIN_SESSIONS_FILE, required=False) is not None:
-                hint = (
-                    f" (this folder holds the session-text variant '{TRAIN_SESSIONS_FILE}':"
-                    " read it as 'retailrocket-sessions')"
-                )
-            raise InputError(
-                f"{self.root}: expected the file '{EVENTS_FILE}' (plain or .gz/.xz/.bz2/.zip),"
-                f" found none{hint}"
-            )
-        return path
+        return self.find_required(EVENTS_FILE, {TRAIN_SESSIONS_FILE: "retailrocket-sessions"})
 
     def source_files(self) -> list[Path]:
         return [self._events()]

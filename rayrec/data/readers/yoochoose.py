@@ -25,7 +25,7 @@ import pandas as pd
 from rayrec.data.parsing import Column, ParsedTable, TableFormat
 from rayrec.data.readers.base import DatasetReader, Parsed, register
 from rayrec.data.schema import CLICK, PURCHASE, InteractionLog, build_log
-from rayrec.errors import InputError, Problem, ProblemCollector
+from rayrec.errors import Problem, ProblemCollector
 
 CLICKS_FILE = "yoochoose-clicks.dat"
 BUYS_FILE = "yoochoose-buys.dat"
@@ -68,20 +68,16 @@ VALID = TableFormat(
 )
 
 
-def _missing(reader: DatasetReader, name: str, others: dict[str, str]) -> InputError:
-    """The error for a missing ``name``, pointing at the reader of a variant that is there.
+#: Each variant's file -> the reader for it (to point users at the right one).
+VARIANT_READERS: dict[str, str] = {
+    CLICKS_FILE: "yoochoose",
+    PADDED_FILE: "yoochoose-padded",
+    VALID_FILE: "yoochoose-valid",
+}
 
-    Args:
-        others: file name -> name of the reader for it.
-    """
-    hint = ""
-    for other, other_reader in others.items():
-        if reader.find(other, required=False) is not None:
-            hint = f" (this folder holds '{other}': read it as '{other_reader}')"
-            break
-    return InputError(
-        f"{reader.root}: expected the file '{name}' (plain or .gz/.xz/.bz2/.zip), found none{hint}"
-    )
+
+def _siblings(own: str) -> dict[str, str]:
+    return {f: r for f, r in VARIANT_READERS.items() if f != own}
 
 
 @register
@@ -100,11 +96,7 @@ class Yoochoose(DatasetReader):
     homepage = "https://recsys.acm.org/recsys15/challenge/"
 
     def _clicks(self) -> Path:
-        path = self.find(CLICKS_FILE, required=False)
-        if path is None:
-            others = {PADDED_FILE: YoochoosePadded.name, VALID_FILE: YoochooseValid.name}
-            raise _missing(self, CLICKS_FILE, others)
-        return path
+        return self.find_required(CLICKS_FILE, _siblings(CLICKS_FILE))
 
     def source_files(self) -> list[Path]:
         buys = self.find(BUYS_FILE, required=False)
@@ -183,11 +175,7 @@ class YoochoosePadded(DatasetReader):
     homepage = "https://github.com/Mehrab-Tanjim/DynamicRec"
 
     def _file(self) -> Path:
-        path = self.find(PADDED_FILE, required=False)
-        if path is None:
-            others = {CLICKS_FILE: Yoochoose.name, VALID_FILE: YoochooseValid.name}
-            raise _missing(self, PADDED_FILE, others)
-        return path
+        return self.find_required(PADDED_FILE, _siblings(PADDED_FILE))
 
     def source_files(self) -> list[Path]:
         return [self._file()]
@@ -266,11 +254,7 @@ class YoochooseValid(DatasetReader):
     homepage = "https://github.com/RecoHut-Datasets/yoochoose"
 
     def _file(self) -> Path:
-        path = self.find(VALID_FILE, required=False)
-        if path is None:
-            others = {CLICKS_FILE: Yoochoose.name, PADDED_FILE: YoochoosePadded.name}
-            raise _missing(self, VALID_FILE, others)
-        return path
+        return self.find_required(VALID_FILE, _siblings(VALID_FILE))
 
     def source_files(self) -> list[Path]:
         return [self._file()]
