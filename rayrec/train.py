@@ -7,8 +7,10 @@ reachable (``RAY_ADDRESS`` / ``ray start``); env runners each step a batched
 ``SlateEnv`` of ``num_envs_per_env_runner`` users.
 
 Outputs in ``out``: ``checkpoint/`` (RLlib algorithm checkpoint, resumable),
-``progress.csv`` (one row per iteration), ``result.json`` (config, budget, final
-evaluation of the agent and of the random policy).
+``progress.csv`` (one row per iteration), ``tensorboard/`` (the same scalars plus the
+final evaluation, as TensorBoard event files: ``tensorboard --logdir OUT``),
+``result.json`` (config, budget, final evaluation of the agent and of the random
+policy).
 """
 
 from __future__ import annotations
@@ -79,6 +81,15 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
         )
         .learners(num_gpus_per_learner=opts.gpus)
         .reporting(min_sample_timesteps_per_iteration=256)
+        # A crashed or preempted env runner (spot node, OOM kill) is restarted by Ray
+        # and gets the current weights before it samples again; training goes on
+        # (tests/cluster/test_env_runner_fault.py). RLlib's default waits 60 s before a
+        # runner whose env raised exits; 5 s is enough for its log to reach the driver.
+        .fault_tolerance(
+            restart_failed_env_runners=True,
+            max_num_env_runner_restarts=100,
+            delay_between_env_runner_restarts_s=5.0,
+        )
         .debugging(seed=opts.seed)
     )
     try:
@@ -107,6 +118,7 @@ def run_training(
     algo = config.build_algo()
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
+    board = _board(out / "tensorboard")
     try:
         for it in range(1, opts.stop_iters + 1):
             result = algo.train()
@@ -121,6 +133,7 @@ def run_training(
                 **{k: float(v) for k, v in learner.items() if k.startswith("L_")},
             }
             rows.append(row)
+            _log_scalars(board, "train", row, step=row["env_steps"])
             if progress is not None:
                 progress(row)
             if it % opts.checkpoint_every == 0 or it == opts.stop_iters:
@@ -139,8 +152,12 @@ def run_training(
             n_users=opts.eval_users,
             seed=1,
         )
+        _log_scalars(board, f"eval/{opts.algo}", agent, step=rows[-1]["env_steps"] if rows else 0)
+        _log_scalars(board, "eval/random", rand, step=rows[-1]["env_steps"] if rows else 0)
     finally:
         algo.stop()
+        if board is not None:
+            board.close()
     result_json = {
         "algorithm": opts.algo,
         "env": opts.env,
@@ -155,6 +172,26 @@ def run_training(
     }
     atomic_write_text(out / "result.json", json.dumps(result_json, indent=2, default=str))
     return result_json
+
+
+def _board(path: Path) -> Any:
+    """A TensorBoard writer (tensorboardX, installed with ``ray[tune]``), or None."""
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:  # pragma: no cover - ray[tune] depends on it
+        log.warning("tensorboardX is not installed: no TensorBoard logs")
+        return None
+    return SummaryWriter(str(path), flush_secs=10)
+
+
+def _log_scalars(board: Any, prefix: str, values: dict[str, Any], step: int) -> None:
+    if board is None:
+        return
+    for key, value in values.items():
+        if key in ("iteration", "env_steps") or isinstance(value, bool):
+            continue
+        if isinstance(value, int | float) and value == value:  # skips None and NaN
+            board.add_scalar(f"{prefix}/{key}", float(value), global_step=step)
 
 
 def _write_progress(path: Path, rows: list[dict[str, Any]]) -> None:

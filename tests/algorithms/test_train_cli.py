@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,25 @@ def assert_metrics(metrics: dict[str, Any]) -> None:
     for key in METRICS:
         assert math.isfinite(float(metrics[key])), (key, metrics[key])
     assert metrics["depth"] >= 1
+
+
+def assert_tensorboard_has(logdir: Path, tags: set[str]) -> None:
+    """The event files in ``logdir`` hold every tag in ``tags`` with finite values."""
+    from tensorboardX.proto import event_pb2
+
+    seen: dict[str, float] = {}
+    for path in logdir.glob("events.out.tfevents.*"):
+        data = path.read_bytes()
+        pos = 0
+        while pos < len(data):  # TFRecord: u64 length, u32 crc, payload, u32 crc
+            (length,) = struct.unpack("<Q", data[pos : pos + 8])
+            event = event_pb2.Event.FromString(data[pos + 12 : pos + 12 + length])
+            pos += 12 + length + 4
+            for value in event.summary.value:
+                seen[value.tag] = value.simple_value
+    missing = tags - set(seen)
+    assert not missing, (missing, sorted(seen))
+    assert all(math.isfinite(seen[t]) for t in tags), seen
 
 
 @pytest.mark.ray
@@ -73,6 +93,7 @@ def test_train_then_evaluate_round_trip(
     assert set(result["evaluation"]) == {"hac", "random"}
     for metrics in result["evaluation"].values():
         assert_metrics(metrics)
+    assert_tensorboard_has(out / "tensorboard", {"train/L_TD", "eval/hac/total_reward"})
 
     code = main(
         [
