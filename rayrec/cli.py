@@ -446,6 +446,47 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- main
+# ------------------------------------------------------------ reproductions
+def _reproduce_args(p: argparse.ArgumentParser) -> None:
+    from rayrec.reproduce import HAC_TABLE_ALGOS, TABLES
+
+    p.add_argument(
+        "table", choices=sorted(TABLES), help="; ".join(f"{k}: {v}" for k, v in TABLES.items())
+    )
+    p.add_argument("--env", default="envs/ml1m.yaml", help="env spec (default: ML-1M)")
+    p.add_argument("--algos", nargs="+", default=list(HAC_TABLE_ALGOS), help="rows to train")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument(
+        "--budget-steps", type=int, default=16_384, help="env (user-)steps of training per run"
+    )
+    p.add_argument("--eval-users", type=int, default=500)
+    p.add_argument("--num-env-runners", type=int, default=0)
+    p.add_argument("--out", help="output folder (default runs/reproduce/<table>-<env>)")
+    p.add_argument("--json", action="store_true", help="end with one JSON object (summary)")
+
+
+@command("reproduce", _reproduce_args)
+def _reproduce(args: argparse.Namespace) -> int:
+    """train and evaluate every row of a paper's table; resumable"""
+    from rayrec.reproduce import TablePlan, run_hac_table
+
+    plan = TablePlan(
+        env=args.env,
+        algos=tuple(args.algos),
+        seeds=tuple(args.seeds),
+        budget_steps=args.budget_steps,
+        eval_users=args.eval_users,
+        num_env_runners=args.num_env_runners,
+    )
+    out = Path(args.out or f"runs/reproduce/{args.table}-{Path(args.env).stem}")
+    summary = run_hac_table(plan, out)
+    print(summary["markdown"], end="")
+    print(f"table: {out / 'table.md'}  runs: {out / 'runs.csv'}")
+    if args.json:
+        emit_json({k: v for k, v in summary.items() if k != "markdown"})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rayrec",

@@ -1,10 +1,10 @@
 """HAC: hyper-actor critic, as an RLlib (new API stack) algorithm.
 
 Liu et al., "Exploration and Regularization of the Latent Action Space in
-Recommendation", WWW 2023 (``../shared/specs/hac.md``). The algorithm reuses RLlib's
-DQN ``training_step`` (sample with the env runners, store episodes in replay,
-sample a batch, one learner update, soft target update, weight sync), as RLlib's
-own SAC does; the networks are in
+Recommendation", WWW 2023 (``../shared/specs/hac.md``). The algorithm follows RLlib's
+DQN ``training_step`` (sample with the env runners, store in replay, sample batches,
+learner updates with soft target updates, weight sync) over a columnar transition
+replay (:mod:`rayrec.algorithms.hac.replay`); the networks are in
 :mod:`rayrec.algorithms.hac.torch.default_hac_torch_rl_module`, the losses in
 :mod:`rayrec.algorithms.hac.torch.hac_torch_learner`.
 
@@ -22,32 +22,34 @@ with Ẑ(a) = mean_{i∈a} Φ(i). DDPG and TD3 are presets of this config
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-import numpy as np
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.dqn.dqn import DQN, DQNConfig
+from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-from ray.rllib.utils.replay_buffers.episode_replay_buffer import EpisodeReplayBuffer
+from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+from ray.rllib.utils.metrics import (
+    ALL_MODULES,
+    ENV_RUNNER_RESULTS,
+    ENV_RUNNER_SAMPLING_TIMER,
+    LEARNER_RESULTS,
+    LEARNER_UPDATE_TIMER,
+    NUM_AGENT_STEPS_SAMPLED_LIFETIME,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    REPLAY_BUFFER_ADD_DATA_TIMER,
+    REPLAY_BUFFER_RESULTS,
+    REPLAY_BUFFER_SAMPLE_TIMER,
+    SYNCH_WORKER_WEIGHTS_TIMER,
+    TIMERS,
+)
 
 from rayrec.algorithms.hac.default_hac_rl_module import HACModelConfig
+from rayrec.algorithms.hac.replay import SlateTransitionBuffer
 
 BOOTSTRAP_MODES = ("terminated", "reference_leave_flag")
 NOISE_TYPES = ("gaussian", "uniform")
-
-
-class SlateEpisodeReplayBuffer(EpisodeReplayBuffer):
-    """Uniform episode replay that returns extra model outputs (the hyper-action) and is
-    seeded (``rng_seed``): RLlib's buffer draws from an unseeded generator, which made
-    two runs with one seed differ."""
-
-    def __init__(self, *args: Any, rng_seed: int | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.rng = np.random.default_rng(rng_seed)
-
-    def sample(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("include_extra_model_outputs", True)
-        return super().sample(*args, **kwargs)
 
 
 class HACConfig(DQNConfig):
@@ -96,11 +98,9 @@ class HACConfig(DQNConfig):
         self.lr = 1e-3  # unused: each optimizer has its own rate
         self.train_batch_size_per_learner = 64
         self.num_steps_sampled_before_learning_starts = 2000
-        # RLlib recognises episode buffers by "EpisodeReplayBuffer" in the type string.
-        self.replay_buffer_config = {
-            "type": "rayrec.algorithms.hac.hac.SlateEpisodeReplayBuffer",
-            "capacity": 100_000,
-        }
+        # HAC replays from a SlateTransitionBuffer built from "capacity" and "rng_seed"
+        # here; the type string only satisfies DQNConfig.validate (new API stack).
+        self.replay_buffer_config = {"type": "EpisodeReplayBuffer", "capacity": 100_000}
         self.n_step = 1
         # The reference code does one update of 64 per env call of 32 users: a replay
         # ratio of 64 / 32 = 2 trained samples per sampled step.
@@ -214,8 +214,79 @@ class HACConfig(DQNConfig):
 
 
 class HAC(DQN):
-    """The HAC algorithm: DQN's replay ``training_step`` with HAC's module and learner."""
+    """The HAC algorithm: DQN's sample → replay → update → sync loop with HAC's module
+    and learner, over a columnar transition replay (:mod:`rayrec.algorithms.hac.replay`).
+
+    ``training_intensity`` is honoured exactly: after each sampling round the learner
+    owes ``training_intensity × new env steps / train_batch_size`` updates (fractions
+    carried over; ``None`` = one update per training step, as in RLlib). RLlib's DQN derives a fixed round-robin ratio assuming the local
+    env runner samples too, which with remote runners trains 1.5–2x more often than
+    configured.
+    """
 
     @classmethod
     def get_default_config(cls) -> HACConfig:
         return HACConfig()
+
+    def _create_local_replay_buffer_if_necessary(self, config: Any) -> None:
+        return None  # replaced by the transition buffer made in setup()
+
+    def setup(self, config: Any) -> None:
+        super().setup(config)
+        buffer_cfg = cast(Any, self.config).replay_buffer_config
+        self.transition_buffer = SlateTransitionBuffer(
+            capacity=int(buffer_cfg.get("capacity", 100_000)),
+            rng_seed=buffer_cfg.get("rng_seed"),
+        )
+        self._update_credit = 0.0
+
+    def training_step(self) -> None:
+        cfg: Any = self.config
+        metrics: Any = self.metrics
+        runners: Any = self.env_runner_group
+        learners: Any = self.learner_group
+        with metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
+            episodes, env_runner_results = synchronous_parallel_sample(
+                worker_set=runners,
+                concat=True,
+                sample_timeout_s=cfg.sample_timeout_s,
+                _uses_new_env_runners=True,
+                _return_metrics=True,
+            )
+        metrics.aggregate(env_runner_results, key=ENV_RUNNER_RESULTS)
+        with metrics.log_time((TIMERS, REPLAY_BUFFER_ADD_DATA_TIMER)):
+            new_steps = self.transition_buffer.add(episodes)
+        lifetime = metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
+        if lifetime < cfg.num_steps_sampled_before_learning_starts:
+            return
+        batch_size = cfg.total_train_batch_size
+        if cfg.training_intensity:
+            self._update_credit += cfg.training_intensity * new_steps / batch_size
+            n_updates, self._update_credit = divmod(self._update_credit, 1.0)
+        else:  # RLlib's meaning of None: one update per training step
+            n_updates = 1
+        learner_results = None
+        for _ in range(int(n_updates)):
+            with metrics.log_time((TIMERS, REPLAY_BUFFER_SAMPLE_TIMER)):
+                columns = self.transition_buffer.sample(batch_size)
+            with metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
+                learner_results = learners.update(
+                    batch=MultiAgentBatch(
+                        {DEFAULT_MODULE_ID: SampleBatch(columns)}, env_steps=batch_size
+                    ),
+                    timesteps={
+                        NUM_ENV_STEPS_SAMPLED_LIFETIME: lifetime,
+                        NUM_AGENT_STEPS_SAMPLED_LIFETIME: lifetime,
+                    },
+                )
+            metrics.aggregate(learner_results, key=LEARNER_RESULTS)
+        metrics.log_value(
+            (REPLAY_BUFFER_RESULTS, "num_transitions"), len(self.transition_buffer), window=1
+        )
+        if learner_results is not None:
+            with metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
+                runners.sync_weights(
+                    from_worker_or_learner_group=learners,
+                    policies=sorted(set(learner_results[0]) - {ALL_MODULES}),
+                    inference_only=True,
+                )

@@ -1,0 +1,104 @@
+"""The columnar slate replay: transitions, terminations, ring overwrite, seeded sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ray.rllib.core.columns import Columns
+from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+from rayrec.algorithms.hac.replay import SlateTransitionBuffer
+from rayrec.algorithms.keys import HYPER_ACTION, RESPONSE, SLATE_VALID
+from rayrec.simulator.keys import INFO_RESPONSE, INFO_SLATE_VALID, OBS_HISTORY_ITEMS, OBS_USER
+
+K, F = 2, 1
+
+
+def episode(user: int, steps: int, terminated: bool, first_item: int = 1) -> SingleAgentEpisode:
+    """A hand-made episode: obs t has history item ``first_item + t``; action t is the
+    slate (10t+1, 10t+2); reward t is t; response t is [t % 2, 1]."""
+    ep = SingleAgentEpisode(
+        observations=[{OBS_USER: np.array([user]), OBS_HISTORY_ITEMS: np.array([first_item])}],
+        infos=[{}],
+    )
+    for t in range(steps):
+        ep.add_env_step(
+            observation={
+                OBS_USER: np.array([user]),
+                OBS_HISTORY_ITEMS: np.array([first_item + t + 1]),
+            },
+            action=np.array([10 * t + 1, 10 * t + 2]),
+            reward=float(t),
+            infos={
+                INFO_RESPONSE: np.array([[t % 2], [1]], np.float32),
+                INFO_SLATE_VALID: np.array([True, t < 1]),
+            },
+            terminated=terminated and t == steps - 1,
+            extra_model_outputs={HYPER_ACTION: np.full(3, t, np.float32)},
+        )
+    return ep.to_numpy()
+
+
+def test_each_step_becomes_one_transition_with_the_next_obs_and_the_next_info() -> None:
+    buf = SlateTransitionBuffer(capacity=10, rng_seed=0)
+    assert buf.add([episode(7, 3, terminated=True), episode(8, 2, terminated=False)]) == 5
+    assert len(buf) == 5
+    cols = buf.columns
+    np.testing.assert_array_equal(cols[(Columns.OBS, OBS_HISTORY_ITEMS)][:5, 0], [1, 2, 3, 1, 2])
+    np.testing.assert_array_equal(
+        cols[(Columns.NEXT_OBS, OBS_HISTORY_ITEMS)][:5, 0], [2, 3, 4, 2, 3]
+    )
+    np.testing.assert_array_equal(cols[(Columns.OBS, OBS_USER)][:5, 0], [7, 7, 7, 8, 8])
+    np.testing.assert_array_equal(cols[(Columns.ACTIONS,)][:3], [[1, 2], [11, 12], [21, 22]])
+    np.testing.assert_array_equal(cols[(Columns.REWARDS,)][:5], [0, 1, 2, 0, 1])
+    # only the last step of an episode that ended by the user leaving is terminal;
+    # a truncated chunk bootstraps
+    np.testing.assert_array_equal(
+        cols[(Columns.TERMINATEDS,)][:5], [False, False, True, False, False]
+    )
+    np.testing.assert_array_equal(cols[(RESPONSE,)][:3, :, 0], [[0, 1], [1, 1], [0, 1]])
+    np.testing.assert_array_equal(cols[(SLATE_VALID,)][:2], [[True, True], [True, False]])
+    np.testing.assert_array_equal(cols[(HYPER_ACTION,)][:3, 0], [0, 1, 2])
+    assert cols[(Columns.OBS, OBS_HISTORY_ITEMS)].dtype == np.int32  # ids narrowed
+
+
+def test_the_ring_overwrites_the_oldest_and_sampling_is_seeded() -> None:
+    buf = SlateTransitionBuffer(capacity=4, rng_seed=3)
+    buf.add([episode(1, 3, terminated=False), episode(2, 3, terminated=False)])
+    assert len(buf) == 4 and buf.num_added == 6
+    # rows 0, 1 were overwritten by the second episode's last two steps
+    np.testing.assert_array_equal(buf.columns[(Columns.OBS, OBS_USER)][:, 0], [2, 2, 1, 2])
+    a = buf.sample(16)
+    b = SlateTransitionBuffer(capacity=4, rng_seed=3)
+    b.add([episode(1, 3, terminated=False), episode(2, 3, terminated=False)])
+    c = b.sample(16)
+    np.testing.assert_array_equal(a[Columns.OBS][OBS_USER], c[Columns.OBS][OBS_USER])
+    assert a[Columns.OBS][OBS_HISTORY_ITEMS].dtype == np.int64  # back to the space's dtype
+    assert set(a) == {
+        Columns.OBS,
+        Columns.NEXT_OBS,
+        Columns.ACTIONS,
+        Columns.REWARDS,
+        Columns.TERMINATEDS,
+        RESPONSE,
+        SLATE_VALID,
+        HYPER_ACTION,
+    }
+
+
+def test_state_round_trip_continues_the_same_sample_stream() -> None:
+    buf = SlateTransitionBuffer(capacity=8, rng_seed=5)
+    buf.add([episode(1, 5, terminated=True)])
+    copy = SlateTransitionBuffer(capacity=8)
+    copy.set_state({**buf.get_state(), "rng": dict(buf.get_state()["rng"])})
+    np.testing.assert_array_equal(
+        copy.sample(8)[Columns.OBS][OBS_HISTORY_ITEMS],
+        buf.sample(8)[Columns.OBS][OBS_HISTORY_ITEMS],
+    )
+
+
+def test_empty_buffer_and_bad_capacity_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        SlateTransitionBuffer(capacity=2).sample(1)
+    with pytest.raises(ValueError, match="capacity"):
+        SlateTransitionBuffer(capacity=0)

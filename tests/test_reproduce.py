@@ -1,0 +1,100 @@
+"""``rayrec reproduce hac-table``: the table's arithmetic, resumability and its CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rayrec.cli import main
+from rayrec.errors import InputError
+from rayrec.reproduce import TablePlan, run_hac_table, summarize
+
+REPO = Path(__file__).resolve().parents[1]
+SYNTHETIC = str(REPO / "envs" / "synthetic.yaml")
+
+
+def fake_run(algo: str, seed: int, total: float, depth: float) -> dict[str, Any]:
+    metrics = {"total_reward": total, "depth": depth, "coverage": 0.5, "reward_variance": 1.0}
+    return {"algorithm": algo, "seed": seed, "train_seconds": 10.0, "evaluation": {algo: metrics}}
+
+
+def test_summary_is_mean_and_sample_std_over_seeds() -> None:
+    results = {"hac": [fake_run("hac", s, t, d) for s, t, d in [(0, 1.0, 2.0), (1, 3.0, 4.0)]]}
+    refs = {"oracle": {"total_reward": 4.0, "depth": 5.0, "coverage": 0.1}}
+    summary = summarize(TablePlan(seeds=(0, 1)), results, refs)
+    row = summary["rows"]["hac"]
+    assert row["total_reward"] == pytest.approx(2.0)
+    assert row["total_reward_std"] == pytest.approx(2**0.5)  # sample std of {1, 3}
+    assert row["depth"] == pytest.approx(3.0)
+    md = summary["markdown"]
+    assert "| hac | 2.00 ± 1.41 | 3.00 ± 1.41 | 0.500 | 50% | 10 |" in md
+    assert "| *oracle* (reference) | 4.00 | 5.00 | 0.100 | 100% | – |" in md
+    assert "2 seeds (0, 1), 16,384 env (user-)steps" in md
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"algos": ("hac", "nope")}, "--algos: unknown ['nope']"),
+        ({"budget_steps": 0}, "--budget-steps must be >= 1"),
+        ({"seeds": ()}, "--seeds"),
+    ],
+)
+def test_plan_rejects_bad_input_before_training(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        TablePlan(**kwargs).validate()
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_hac_table_trains_every_run_once_and_reuses_finished_runs(
+    ray_session: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "reproduce",
+        "hac-table",
+        "--env",
+        SYNTHETIC,
+        "--algos",
+        "online-sl",
+        "--seeds",
+        "0",
+        "1",
+        "--budget-steps",
+        "512",
+        "--eval-users",
+        "20",
+        "--out",
+        str(tmp_path),
+        "--json",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("training online-sl seed") == 2
+    summary = json.loads(out.strip().splitlines()[-1])
+    row = summary["rows"]["online-sl"]
+    assert row["seeds"] == 2
+    with (tmp_path / "runs.csv").open(newline="") as fh:
+        runs = list(csv.DictReader(fh))
+    assert [(r["algorithm"], r["seed"]) for r in runs] == [("online-sl", "0"), ("online-sl", "1")]
+    assert all(int(r["env_steps"]) >= 512 for r in runs)
+    totals = [float(r["total_reward"]) for r in runs]
+    assert row["total_reward"] == pytest.approx(sum(totals) / 2)
+    table = (tmp_path / "table.md").read_text()
+    assert "| online-sl |" in table and "*oracle* (reference)" in table
+
+    # A rerun with the same budget trains nothing and gives the same table.
+    assert main(argv) == 0
+    again = capsys.readouterr().out
+    assert "training online-sl" not in again and again.count("reusing online-sl") == 2
+    assert (tmp_path / "table.md").read_text() == table
+    # A different budget is a different experiment: it retrains.
+    plan = TablePlan(env=SYNTHETIC, algos=("online-sl",), seeds=(0,), budget_steps=256)
+    plan.eval_users = 20
+    messages: list[str] = []
+    run_hac_table(plan, tmp_path, say=messages.append)
+    assert messages == [f"training online-sl seed 0 (256 env steps) -> {tmp_path}/online-sl/s0"]
