@@ -25,6 +25,7 @@ Each runner loads the checkpoint once (read-only) and keeps it for the process.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,11 @@ from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.simulator import Simulator
 
 ENV_NAME = "rayrec-slate"
-#: Where ``rayrec simulator train`` writes a spec's simulators (``<root>/<spec name>``).
-DEFAULT_SIM_ROOT = Path("runs/simulators")
+#: Where ``rayrec simulator train`` writes a spec's simulators (``<root>/<spec name>``):
+#: ``$RAYREC_SIMULATORS`` (set on clusters, where ``runs/`` is not uploaded with a job)
+#: or ``runs/simulators``.
+SIM_ROOT_ENV = "RAYREC_SIMULATORS"
+DEFAULT_SIM_ROOT = Path(os.environ.get(SIM_ROOT_ENV) or "runs/simulators")
 
 
 def resolve_simulator(
@@ -51,7 +55,8 @@ def resolve_simulator(
 
     An explicit checkpoint ``folder`` wins; otherwise a ground-truth spec is its own
     simulator and a learned one lives in ``runs/simulators/<spec name>``. The spec is
-    always loaded (and so validated).
+    always loaded (and so validated). The root is read from ``$RAYREC_SIMULATORS`` at
+    call time (default ``runs/simulators``).
 
     Raises:
         InputError: when the checkpoint is missing, saying how to make it.
@@ -61,7 +66,8 @@ def resolve_simulator(
     spec = load_spec(spec_path)
     if folder is None and spec.backend == "ground_truth":
         return str(Path(spec_path).resolve())
-    root = Path(folder) if folder is not None else DEFAULT_SIM_ROOT / spec.name
+    default_root = Path(os.environ.get(SIM_ROOT_ENV) or DEFAULT_SIM_ROOT)
+    root = Path(folder) if folder is not None else default_root / spec.name
     if not ((root / part / "meta.json").is_file() or (root / "meta.json").is_file()):
         raise InputError(
             f"no simulator checkpoint at {root}; run `rayrec simulator train {spec_path}` first"

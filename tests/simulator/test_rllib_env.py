@@ -71,3 +71,18 @@ def test_two_env_runners_sample_batched_envs(ray_session: object) -> None:
     # The two runners draw different users: their episode returns differ.
     returns = [[r for r, _ in eps] for _, _, eps in results]
     assert returns[0] != returns[1]
+
+
+def test_learned_simulators_are_found_under_rayrec_simulators(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a cluster the checkpoints are mounted outside the job's working dir."""
+    from rayrec.simulator.rllib_env import SIM_ROOT_ENV, resolve_simulator
+
+    spec = str(Path(__file__).resolve().parents[2] / "envs" / "ml1m.yaml")
+    monkeypatch.setenv(SIM_ROOT_ENV, str(tmp_path))
+    with pytest.raises(InputError, match=f"no simulator checkpoint at {tmp_path}/ml1m"):
+        resolve_simulator(spec)
+    (tmp_path / "ml1m" / "train").mkdir(parents=True)
+    (tmp_path / "ml1m" / "train" / "meta.json").write_text("{}")
+    assert resolve_simulator(spec) == str((tmp_path / "ml1m").resolve())

@@ -246,13 +246,14 @@ class HAC(DQN):
         runners: Any = self.env_runner_group
         learners: Any = self.learner_group
         with metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            episodes, env_runner_results = synchronous_parallel_sample(
+            sampled: Any = synchronous_parallel_sample(
                 worker_set=runners,
                 concat=True,
                 sample_timeout_s=cfg.sample_timeout_s,
                 _uses_new_env_runners=True,
                 _return_metrics=True,
             )
+            episodes, env_runner_results = sampled
         metrics.aggregate(env_runner_results, key=ENV_RUNNER_RESULTS)
         with metrics.log_time((TIMERS, REPLAY_BUFFER_ADD_DATA_TIMER)):
             new_steps = self.transition_buffer.add(episodes)
