@@ -37,6 +37,8 @@ from rayrec.simulator.simulator import Simulator
 
 log = logging.getLogger(__name__)
 RL_MODULE_PATH = Path("learner_group") / "learner" / "rl_module" / "default_policy"
+#: learner results logged per iteration besides rayrec's own "L_*" losses (PPO / A2C's)
+LOGGED_LEARNER_KEYS = ("policy_loss", "vf_loss", "entropy", "vf_explained_var")
 
 
 @dataclass
@@ -62,7 +64,8 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
     """The algorithm config for ``opts`` (validated) and the simulator target."""
     target = resolve_simulator(opts.env, opts.simulator)
     config = make_config(opts.algo)
-    config.replay_buffer_config = {**config.replay_buffer_config, "rng_seed": opts.seed}
+    if isinstance(getattr(config, "replay_buffer_config", None), dict):  # off-policy only
+        config.replay_buffer_config = {**config.replay_buffer_config, "rng_seed": opts.seed}
     for key, value in opts.overrides.items():
         if not hasattr(config, key):
             raise InputError(f"--config {key}: not a field of the {opts.algo} config")
@@ -80,7 +83,12 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
             num_cpus_per_env_runner=per_runner_cpu,
         )
         .learners(num_gpus_per_learner=opts.gpus)
-        .reporting(min_sample_timesteps_per_iteration=256)
+        # an algorithm that learns from the log only (offline-sl) samples no env steps
+        .reporting(
+            min_sample_timesteps_per_iteration=256
+            if getattr(config, "samples_env_steps", True)
+            else 0
+        )
         # A crashed or preempted env runner (spot node, OOM kill) is restarted by Ray
         # and gets the current weights before it samples again; training goes on
         # (tests/cluster/test_env_runner_fault.py). RLlib's default waits 60 s before a
@@ -130,10 +138,16 @@ def run_training(
                 "env_steps": int(env_r.get("num_env_steps_sampled_lifetime", 0)),
                 "episode_return_mean": env_r.get("episode_return_mean"),
                 "episode_len_mean": env_r.get("episode_len_mean"),
-                **{k: float(v) for k, v in learner.items() if k.startswith("L_")},
+                **{
+                    k: float(v)
+                    for k, v in learner.items()
+                    if k.startswith("L_") or k in LOGGED_LEARNER_KEYS
+                },
             }
             rows.append(row)
-            _log_scalars(board, "train", row, step=row["env_steps"])
+            # an offline algorithm's curves run per iteration (it samples no env steps)
+            offline = not getattr(config, "samples_env_steps", True)
+            _log_scalars(board, "train", row, step=it if offline else row["env_steps"])
             if progress is not None:
                 progress(row)
             if it % opts.checkpoint_every == 0 or it == opts.stop_iters:

@@ -26,10 +26,22 @@ def _td3() -> Any:
     return TD3Config()
 
 
+def _a2c() -> Any:
+    from rayrec.algorithms.a2c import A2CConfig
+
+    return A2CConfig()
+
+
 def _online_sl() -> Any:
     from rayrec.algorithms.supervised import OnlineSLConfig
 
     return OnlineSLConfig()
+
+
+def _offline_sl() -> Any:
+    from rayrec.algorithms.supervised import OfflineSLConfig
+
+    return OfflineSLConfig()
 
 
 #: name -> factory of the algorithm's default config
@@ -38,6 +50,8 @@ ALGORITHMS: dict[str, Callable[[], Any]] = {
     "ddpg": _ddpg,
     "td3": _td3,
     "online-sl": _online_sl,
+    "offline-sl": _offline_sl,
+    "a2c": _a2c,
 }
 
 

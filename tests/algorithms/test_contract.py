@@ -45,7 +45,9 @@ from rayrec.simulator.env import SlateEnv
 from rayrec.train import TrainOptions, build_config
 from tests.algorithms.conftest import SYNTHETIC, B, build_module, slate_sizes
 
-NAMES = sorted(ALGORITHMS)
+#: the hyper-action family these tests are about (A2C's contract: test_a2c.py)
+HAC_FAMILY = ("ddpg", "hac", "offline-sl", "online-sl", "td3")
+NAMES = sorted(name for name in ALGORITHMS if name in HAC_FAMILY)
 #: what the learner reads from forward_train (Q_INFERRED_TWIN only with twin critics)
 TRAIN_KEYS_VECTOR = (Q_INFERRED, Q_POLICY, Q_NEXT_TARGET)  # (B,)
 TRAIN_KEYS_HYPER = (HYPER_ACTION_POLICY, INFERRED_HYPER_ACTION, ALIGNED_HYPER_ACTION)  # (B, z)
@@ -287,6 +289,8 @@ def trained(ray_session: Any) -> Iterator[Callable[[str], dict[str, Any]]]:
                         # RLlib's default: one update per training step (not HAC's 2
                         # trained samples per env step), so iteration n is update n.
                         "training_intensity": None,
+                        # offline-sl: one logged minibatch per iteration, likewise
+                        **({"updates_per_iteration": 1} if name == "offline-sl" else {}),
                     },
                 )
             )

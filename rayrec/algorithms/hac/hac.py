@@ -219,9 +219,9 @@ class HAC(DQN):
 
     ``training_intensity`` is honoured exactly: after each sampling round the learner
     owes ``training_intensity × new env steps / train_batch_size`` updates (fractions
-    carried over; ``None`` = one update per training step, as in RLlib). RLlib's DQN derives a fixed round-robin ratio assuming the local
-    env runner samples too, which with remote runners trains 1.5–2x more often than
-    configured.
+    carried over; ``None`` = one update per training step, as in RLlib). RLlib's DQN
+    derives a fixed round-robin ratio assuming the local env runner samples too, which
+    with remote runners trains 1.5–2x more often than configured.
     """
 
     @classmethod
