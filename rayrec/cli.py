@@ -377,7 +377,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 @command("train", _train_args)
 def _train(args: argparse.Namespace) -> int:
     """train an algorithm against a simulator, then evaluate it"""
-    from rayrec.train import TrainOptions, parse_overrides, run_training
+    from rayrec.train import LOGGED_LEARNER_KEYS, TrainOptions, parse_overrides, run_training
 
     env_name = Path(args.env).stem
     opts = TrainOptions(
@@ -398,7 +398,9 @@ def _train(args: argparse.Namespace) -> int:
     def progress(row: dict[str, Any]) -> None:
         ret = row.get("episode_return_mean")
         ret_s = f"{ret:8.3f}" if isinstance(ret, int | float) else "       -"
-        losses = "  ".join(f"{k} {v:.3f}" for k, v in row.items() if k.startswith("L_"))
+        losses = "  ".join(
+            f"{k} {v:.3f}" for k, v in row.items() if k.startswith("L_") or k in LOGGED_LEARNER_KEYS
+        )
         print(
             f"iter {row['iteration']:>4}  steps {row['env_steps']:>8}  return {ret_s}"
             f"  {losses}  ({row['seconds']:.0f}s)",
@@ -445,7 +447,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------- main
 # ------------------------------------------------------------ reproductions
 def _reproduce_args(p: argparse.ArgumentParser) -> None:
     from rayrec.reproduce import HAC_TABLE_ALGOS, TABLES
@@ -487,6 +488,151 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+# -------------------------------------------------------------------- sweeps
+class _CurrentStdout(logging.StreamHandler):
+    """Writes records to whatever ``sys.stdout`` is at the time (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
+def _show_sweep_progress(args: argparse.Namespace) -> logging.Handler:
+    """Show the sweep's progress table (the ``rayrec.tune.progress`` logger) on stdout.
+    Unless -v/--debug, quiet RLlib's notices (importing RLlib resets its logger to
+    WARNING) and Tune's missing-TensorBoard hint."""
+    from rayrec.tune.progress import PROGRESS_LOGGER
+
+    handler = _CurrentStdout()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    progress = logging.getLogger(PROGRESS_LOGGER)
+    progress.addHandler(handler)
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
+    if not (args.debug or args.verbose):
+        import ray.rllib  # noqa: F401  (sets its logger's level on import)
+
+        logging.getLogger("ray.rllib").setLevel(logging.ERROR)
+        logging.getLogger("ray.tune.utils.callback").setLevel(logging.ERROR)
+    return handler
+
+
+def _sweep_done(outcome: Any, as_json: bool) -> int:
+    counts = outcome.counts()
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    print(f"done in {outcome.seconds:.0f}s: {summary}")
+    print(f"results: {outcome.results_csv}")
+    print(f"         {outcome.results_parquet}")
+    print(f"report:  rayrec report {outcome.experiment_path}")
+    unfinished = len(outcome.table) - counts.get("TERMINATED", 0)
+    if unfinished:
+        print(
+            f"{unfinished} trial(s) did not finish; `rayrec resume {outcome.experiment_path}`"
+            " restarts them",
+            file=sys.stderr,
+        )
+    if as_json:
+        emit_json(
+            {
+                "experiment": outcome.experiment_path,
+                "results_csv": outcome.results_csv,
+                "results_parquet": outcome.results_parquet,
+                "seconds": round(outcome.seconds, 1),
+                "status": counts,
+            }
+        )
+    return 0 if not unfinished else EXIT_FAILURE
+
+
+def _tune_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="sweep spec YAML (tune_configs/*.yaml)")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="apply the spec's smoke overrides (synthetic env, seconds per trial; for CI)",
+    )
+    p.add_argument(
+        "--storage",
+        help="results root, a folder or a cloud URI (default: the spec's storage);"
+        " the sweep goes to STORAGE/<spec name>",
+    )
+    p.add_argument(
+        "--progress-every", type=float, default=30.0, help="seconds between progress tables"
+    )
+    p.add_argument("--json", action="store_true", help="end with one JSON object")
+
+
+@command("tune", _tune_args)
+def _tune(args: argparse.Namespace) -> int:
+    """run a sweep spec (tune_configs/*.yaml) with Ray Tune"""
+    from rayrec.tune.runner import run_sweep
+    from rayrec.tune.spec import load_tune_spec
+
+    spec = load_tune_spec(args.spec, smoke=args.smoke)
+    swept = ", ".join(f"{k} {d.values}" for k, d in spec.search_space.items()) or "nothing"
+    print(
+        f"sweep {spec.name}{' (smoke)' if args.smoke else ''}: {spec.n_trials()} trials,"
+        f" {', '.join(spec.algorithms())} on {spec.env}; swept: {swept}"
+    )
+    print(f"experiment: {spec.experiment_path(args.storage)}", flush=True)
+    handler = _show_sweep_progress(args)
+    try:
+        outcome = run_sweep(
+            spec,
+            storage=args.storage,
+            where=args.spec,
+            smoke=args.smoke,
+            progress_interval_s=args.progress_every,
+        )
+    finally:
+        logging.getLogger("rayrec.tune.progress").removeHandler(handler)
+    return _sweep_done(outcome, args.json)
+
+
+def _resume_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("experiment", help="experiment folder (or URI) of an interrupted sweep")
+    p.add_argument(
+        "--errored",
+        choices=["restart", "resume", "skip"],
+        default="restart",
+        help="errored trials: start over (default), continue from their last checkpoint,"
+        " or leave them",
+    )
+    p.add_argument("--json", action="store_true", help="end with one JSON object")
+
+
+@command("resume", _resume_args)
+def _resume(args: argparse.Namespace) -> int:
+    """resume an interrupted sweep (finish unfinished trials, restart errored ones)"""
+    from rayrec.tune.resume import experiment_location, resume_sweep
+
+    print(f"resuming {experiment_location(args.experiment)}", flush=True)
+    handler = _show_sweep_progress(args)
+    try:
+        outcome = resume_sweep(args.experiment, errored=args.errored)
+    finally:
+        logging.getLogger("rayrec.tune.progress").removeHandler(handler)
+    return _sweep_done(outcome, args.json)
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("experiment", help="experiment folder of a finished sweep")
+    p.add_argument("--out", help="output folder (default: <experiment>/report)")
+
+
+@command("report", _report_args)
+def _report(args: argparse.Namespace) -> int:
+    """write a sweep's Markdown summary and PNG plots"""
+    from rayrec.tune.report import write_report
+
+    report = write_report(args.experiment, args.out)
+    print(f"report: {report.markdown}")
+    for plot in report.plots:
+        print(f"plot:   {plot}")
+    return 0
+
+
+# ---------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rayrec",
