@@ -44,6 +44,11 @@ SIM_ROOT_ENV = "RAYREC_SIMULATORS"
 DEFAULT_SIM_ROOT = Path(os.environ.get(SIM_ROOT_ENV) or "runs/simulators")
 
 
+def default_simulator_root(spec_name: str) -> Path:
+    """``$RAYREC_SIMULATORS/<spec name>`` (read now), else ``runs/simulators/<name>``."""
+    return Path(os.environ.get(SIM_ROOT_ENV) or DEFAULT_SIM_ROOT) / spec_name
+
+
 def resolve_simulator(
     spec_path: str,
     folder: str | None = None,
@@ -66,8 +71,7 @@ def resolve_simulator(
     spec = load_spec(spec_path)
     if folder is None and spec.backend == "ground_truth":
         return str(Path(spec_path).resolve())
-    default_root = Path(os.environ.get(SIM_ROOT_ENV) or DEFAULT_SIM_ROOT)
-    root = Path(folder) if folder is not None else default_root / spec.name
+    root = Path(folder) if folder is not None else default_simulator_root(spec.name)
     if not ((root / part / "meta.json").is_file() or (root / "meta.json").is_file()):
         raise InputError(
             f"no simulator checkpoint at {root}; run `rayrec simulator train {spec_path}` first"

@@ -62,13 +62,27 @@ MAX_CHECKED_POINTS = 256
 
 
 # ------------------------------------------------------------------ the trial
+def _simulator_folder(spec: TuneSpec) -> str | None:
+    """The learned simulator's folder as an absolute path, resolved here in the driver:
+    trials run in their own working folders, where ``runs/simulators`` is not."""
+    from rayrec.simulator.rllib_env import default_simulator_root
+    from rayrec.simulator.spec import load_spec
+
+    if spec.simulator:
+        return str(Path(spec.simulator).resolve())
+    env_spec = load_spec(spec.env)
+    if env_spec.backend == "ground_truth":
+        return None
+    return str(default_simulator_root(env_spec.name).resolve())
+
+
 def param_space(spec: TuneSpec) -> dict[str, Any]:
     """The Tune ``param_space`` of a spec: ``algorithm``, ``seed``, ``config`` (the
     algorithm's fields, swept ones as Tune domains) and ``rayrec`` (run settings, the
     same for every trial; paths made absolute, as trials run in their own folders)."""
     run = {
         "env": str(Path(spec.env).resolve()),
-        "simulator": str(Path(spec.simulator).resolve()) if spec.simulator else None,
+        "simulator": _simulator_folder(spec),
         "resources": dataclasses.asdict(spec.resources),
         "stop": dataclasses.asdict(spec.stop),
         "checkpoint_frequency": spec.checkpoint.frequency,
