@@ -64,7 +64,8 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
     """The algorithm config for ``opts`` (validated) and the simulator target."""
     target = resolve_simulator(opts.env, opts.simulator)
     config = make_config(opts.algo)
-    if isinstance(getattr(config, "replay_buffer_config", None), dict):  # off-policy only
+    off_policy = isinstance(getattr(config, "replay_buffer_config", None), dict)
+    if off_policy:
         config.replay_buffer_config = {**config.replay_buffer_config, "rng_seed": opts.seed}
     for key, value in opts.overrides.items():
         if not hasattr(config, key):
@@ -79,7 +80,9 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
             num_env_runners=opts.num_env_runners,
             num_envs_per_env_runner=opts.num_envs_per_env_runner,
             gym_env_vectorize_mode="vector_entry_point",
-            rollout_fragment_length=8,
+            # on-policy (A2C): each runner's fragment is its share of one train batch,
+            # so the batch stays train_batch_size_per_learner for any number of runners
+            rollout_fragment_length=8 if off_policy else "auto",
             num_cpus_per_env_runner=per_runner_cpu,
         )
         .learners(num_gpus_per_learner=opts.gpus)

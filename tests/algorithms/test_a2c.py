@@ -307,3 +307,14 @@ def test_training_accepts_ppo_keys_and_tune_style_kwargs() -> None:
     again = A2CConfig().update_from_dict(config.to_dict())
     assert (again.lr, again.lambda_, again.num_epochs) == (1e-3, 0.9, 1)
     again.validate()
+
+
+@pytest.mark.parametrize("runners", [0, 2, 3])
+def test_a2c_builds_for_any_number_of_env_runners(runners: int) -> None:
+    """Each runner samples its share of one train batch (RLlib's "auto" fragment)."""
+    from rayrec.train import TrainOptions, build_config
+
+    config, _ = build_config(TrainOptions(algo="a2c", env=str(SYNTHETIC), num_env_runners=runners))
+    share = config.get_rollout_fragment_length() * 32 * max(1, runners)
+    assert config.train_batch_size_per_learner == 256
+    assert 256 <= share < 256 + 32 * max(1, runners)
