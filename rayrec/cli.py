@@ -350,6 +350,23 @@ def _simulator_check(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------- training
+def _quiet_ray_notices(args: argparse.Namespace) -> None:
+    """Unless -v/--debug: silence Ray's notices that say nothing about the run (RLlib's
+    "new API stack" and RLModule deprecation lines, Tune's gputil and TensorBoard hints).
+    Importing RLlib resets its logger's level, so this runs after that import."""
+    if args.debug or getattr(args, "verbose", False):
+        return
+    import ray.rllib  # noqa: F401  (sets its logger's level on import)
+
+    for name in (
+        "ray.rllib",
+        "ray._common.deprecation",
+        "ray.tune.utils.util",
+        "ray.tune.utils.callback",
+    ):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def _train_args(p: argparse.ArgumentParser) -> None:
     from rayrec.algorithms.registry import ALGORITHMS
 
@@ -378,6 +395,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 def _train(args: argparse.Namespace) -> int:
     """train an algorithm against a simulator, then evaluate it"""
     from rayrec.train import LOGGED_LEARNER_KEYS, TrainOptions, parse_overrides, run_training
+
+    _quiet_ray_notices(args)
 
     env_name = Path(args.env).stem
     opts = TrainOptions(
@@ -509,11 +528,7 @@ def _show_sweep_progress(args: argparse.Namespace) -> logging.Handler:
     progress.addHandler(handler)
     progress.setLevel(logging.INFO)
     progress.propagate = False
-    if not (args.debug or args.verbose):
-        import ray.rllib  # noqa: F401  (sets its logger's level on import)
-
-        logging.getLogger("ray.rllib").setLevel(logging.ERROR)
-        logging.getLogger("ray.tune.utils.callback").setLevel(logging.ERROR)
+    _quiet_ray_notices(args)
     return handler
 
 
