@@ -56,7 +56,7 @@ log = logging.getLogger("submit_smoke")
 REPO = Path(__file__).resolve().parents[1]
 #: gitignore-style patterns left out of the uploaded working dir
 EXCLUDES = (
-    ".venv",
+    ".venv*",  # any virtualenv (CI's is .venv-ci)
     ".git",
     "/runs",
     "/data",
