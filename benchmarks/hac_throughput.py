@@ -23,8 +23,21 @@ with one learner on the same two cores, sampling and learning add up rather than
 overlap. The last line is JSON with every row.
 
 Reference: the HAC authors' code trains at 21.6 user-steps/s on these two cores and
-192/s on an H100 (``../shared/ANCHORS.md``). Figures measured here are in the README
-("Speed") and in the closing notes, with the machine's load at the time stated.
+192/s on an H100 (``../shared/ANCHORS.md``).
+
+Figures (2-core CPU, idle, 2026-11-22, torch 2.13 CPU, 1 torch thread, synthetic env)::
+
+    training intensity 2 (the paper's)          intensity 0.125
+    runners users/env steps/s updates/s         runners users/env steps/s
+    1       1            62       0.2           1       128          927
+    1       32          161       9.3           2       128        1,288
+    1       128         159       8.9
+    2       1            79       0.3
+    2       32          165       7.1
+    2       128         159       6.6
+
+At the paper's replay ratio the learner bounds the rate (~0.28 s per update of 64; the
+SASRec attention with dropout on its weights is most of it); GPU: not measured yet.
 """
 
 from __future__ import annotations
