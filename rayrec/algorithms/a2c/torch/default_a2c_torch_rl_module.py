@@ -27,8 +27,6 @@ Shapes: B batch, H history length, F feedback types, K slate size, I items, d wi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, cast
 
 import gymnasium as gym
@@ -40,7 +38,7 @@ from torch import nn
 
 from rayrec.algorithms.a2c.default_a2c_rl_module import A2CModelConfig
 from rayrec.algorithms.a2c.torch.plackett_luce import TorchPlackettLuce, plackett_luce_cls
-from rayrec.algorithms.hac.torch.default_hac_torch_rl_module import StateEncoder
+from rayrec.algorithms.hac.torch.default_hac_torch_rl_module import StateEncoder, acting
 from rayrec.models.encoders import MLP
 from rayrec.simulator.keys import OBS_HISTORY_FEEDBACK, OBS_HISTORY_ITEMS, OBS_USER
 
@@ -107,25 +105,15 @@ class DefaultA2CTorchRLModule(TorchRLModule, ValueFunctionAPI):
         s = self.encode(batch[Columns.OBS]) if embeddings is None else embeddings  # (B, d)
         return self.value(s).squeeze(-1)  # (B,)
 
-    @contextmanager
-    def _acting(self) -> Iterator[None]:
-        """Dropout off while acting (only matters with ``dropout`` > 0), as in HAC."""
-        was = self.training
-        self.train(False)
-        try:
-            yield
-        finally:
-            self.train(was)
-
     # --------------------------------------------------------------- forwards
     def _forward_inference(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        with self._acting():
+        with acting(self):
             logits = self.pool_logits(self.encode(batch[Columns.OBS]))  # (B, I)
         greedy = self.slate_dist_cls.from_logits(logits).to_deterministic()
         return {Columns.ACTIONS: greedy.sample(), Columns.ACTION_DIST_INPUTS: logits}
 
     def _forward_exploration(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        with self._acting():
+        with acting(self):
             logits = self.pool_logits(self.encode(batch[Columns.OBS]))  # (B, I)
         dist = self.slate_dist_cls.from_logits(logits)
         slates = dist.sample()  # (B, K) item ids

@@ -53,6 +53,18 @@ from rayrec.models.encoders import MLP, SASRecEncoder
 from rayrec.simulator.keys import OBS_HISTORY_FEEDBACK, OBS_HISTORY_ITEMS, OBS_USER
 
 
+@contextmanager
+def acting(module: nn.Module) -> Iterator[None]:
+    """Dropout off while a module acts (the reference code left it on in rollouts);
+    the module's train/eval mode is restored afterwards."""
+    was = module.training
+    module.train(False)
+    try:
+        yield
+    finally:
+        module.train(was)
+
+
 class StateEncoder(nn.Module):
     """s = SASRec(Φ(items) + W_y·feedback, mask) + user embedding.
 
@@ -186,24 +198,14 @@ class DefaultHACTorchRLModule(TorchRLModule, TargetNetworkAPI):
             return z + (torch.rand_like(z) * sigma).clamp(-1.0, 1.0)
         return z + torch.randn_like(z) * sigma
 
-    @contextmanager
-    def _acting(self) -> Iterator[None]:
-        """Dropout off while acting (the reference code left it on in rollouts)."""
-        was = self.training
-        self.train(False)
-        try:
-            yield
-        finally:
-            self.train(was)
-
     # --------------------------------------------------------------- forwards
     def _forward_inference(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        with self._acting():
+        with acting(self):
             z = self.actor(self.encode(batch[Columns.OBS]))  # (B, z)
             return {Columns.ACTIONS: self.top_k(z), HYPER_ACTION: z}
 
     def _forward_exploration(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        with self._acting():
+        with acting(self):
             z = self.explore_noise(self.actor(self.encode(batch[Columns.OBS])))  # (B, z)
             return {Columns.ACTIONS: self.top_k(z), HYPER_ACTION: z}
 
