@@ -14,15 +14,49 @@ change the output (tested). Histories may be entirely empty (a new user).
   Deviation: instead of reading the last position (undefined for an empty,
   fully padded history), a learned query token is appended after the history and
   its output is the state; padded keys are masked (the HAC reference code forgot
-  the mask).
+  the mask). Its forward is written out (same parameters as
+  ``nn.TransformerEncoder``, pre-norm) so that the last layer computes only the query
+  row — the state never reads the other rows — and dropout draws 16-bit masks
+  (:func:`fast_dropout`); in eval mode it equals ``nn.TransformerEncoder`` to float
+  precision (tested), at about half the cost on CPU.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+#: :func:`fast_dropout` draws keep-masks as 15-bit integers: p is applied in steps of
+#: 1/32768 (0.1 -> 3277/32768 = 0.100006).
+_DROP_LEVELS = 1 << 15
+
+
+def fast_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Inverted dropout with masks from 15-bit random integers.
+
+    Same distribution as ``F.dropout`` up to p's rounding to a multiple of 1/32768, from
+    torch's global generator (seeded runs stay reproducible), about 3x cheaper on CPU:
+    ``F.dropout`` draws one double per element (12 ms for a 64 × 4 × 51 × 51 attention
+    map on one core here), this splits each 31-bit draw into two 15-bit values (4 ms).
+    Falls back to ``F.dropout`` off the CPU, where the generator is not the bottleneck.
+
+    Shapes: x (...) -> (...).
+    """
+    if not training or p <= 0.0:
+        return x
+    if p >= 1.0:
+        return torch.zeros_like(x)
+    if x.device.type != "cpu":
+        return F.dropout(x, p, training=True)
+    n = x.numel()
+    words = torch.empty((n + 1) // 2, dtype=torch.int32).random_()  # uniform on [0, 2^31)
+    bits = words.view(torch.int16)[:n].view(x.shape) & (_DROP_LEVELS - 1)  # 15 uniform bits
+    return x * (bits >= round(p * _DROP_LEVELS)) * (1.0 / (1.0 - p))
 
 
 class MLP(nn.Module):
@@ -146,10 +180,60 @@ class SASRecEncoder(nn.Module):
         pos = torch.arange(self.max_len - length, self.max_len + 1, device=tokens.device)  # (L+1,)
         query = self.query.expand(b, 1, self.dim)  # (B, 1, d)
         x = torch.cat([tokens, query], dim=1) + self.position(pos)  # (B, L+1, d)
-        x = x * torch.cat([mask, mask.new_ones(b, 1)], dim=1).unsqueeze(-1)  # zero padding
+        keep = torch.cat([mask, mask.new_ones(b, 1)], dim=1)  # (B, L+1) the query is never masked
+        x = x * keep.unsqueeze(-1)  # zero padding
+        bias = x.new_zeros(b, 1, 1, length + 1).masked_fill(
+            ~keep[:, None, None, :], float("-inf")
+        )  # (B, 1, 1, L+1) additive key mask
+        layers = cast(nn.ModuleList, self.layers.layers)
+        for i, layer in enumerate(layers):
+            x = self._layer(cast(nn.TransformerEncoderLayer, layer), x, bias, i == len(layers) - 1)
+        return self.norm(x[:, -1])  # (B, d)
+
+    def forward_reference(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The same function through ``nn.TransformerEncoder`` (every row, every layer):
+        what :meth:`forward` is tested against."""
+        b, length, _ = tokens.shape
+        pos = torch.arange(self.max_len - length, self.max_len + 1, device=tokens.device)
+        x = torch.cat([tokens, self.query.expand(b, 1, self.dim)], dim=1) + self.position(pos)
+        x = x * torch.cat([mask, mask.new_ones(b, 1)], dim=1).unsqueeze(-1)
         pad = torch.cat([~mask, mask.new_zeros(b, 1)], dim=1)  # (B, L+1) True = ignore
-        out = self.layers(x, src_key_padding_mask=pad)  # (B, L+1, d)
-        return self.norm(out[:, -1])  # (B, d)
+        return self.norm(self.layers(x, src_key_padding_mask=pad)[:, -1])
+
+    def _layer(
+        self, layer: nn.TransformerEncoderLayer, x: torch.Tensor, bias: torch.Tensor, last: bool
+    ) -> torch.Tensor:
+        """One pre-norm layer: x + Drop(MHA(LN(x))), then + Drop(FFN(LN(x))).
+
+        ``last``: only the query (final) row is computed — keys and values still come
+        from every row. Shapes: x (B, T, d), bias (B, 1, 1, T) -> (B, T or 1, d).
+        """
+        attn = layer.self_attn
+        b, t, d = x.shape
+        h = attn.num_heads
+        dh = d // h
+        y = layer.norm1(x)
+        q, k, v = F.linear(y, attn.in_proj_weight, attn.in_proj_bias).split(d, dim=-1)  # (B, T, d)
+        if last:
+            q, x = q[:, -1:], x[:, -1:]  # (B, 1, d)
+        q = q.reshape(b, -1, h, dh).transpose(1, 2)  # (B, h, Tq, dh)
+        k = k.reshape(b, t, h, dh).transpose(1, 2)  # (B, h, T, dh)
+        v = v.reshape(b, t, h, dh).transpose(1, 2)  # (B, h, T, dh)
+        scores = torch.baddbmm(
+            bias.expand(b, h, q.shape[2], t).reshape(b * h, -1, t),
+            q.reshape(b * h, -1, dh),
+            k.reshape(b * h, t, dh).transpose(1, 2),
+            alpha=1.0 / math.sqrt(dh),
+        )  # (B·h, Tq, T)
+        weights = fast_dropout(scores.softmax(dim=-1), attn.dropout, self.training)
+        out = torch.bmm(weights, v.reshape(b * h, t, dh))  # (B·h, Tq, dh)
+        out = out.reshape(b, h, -1, dh).transpose(1, 2).reshape(b, -1, d)  # (B, Tq, d)
+        p = layer.dropout1.p
+        x = x + fast_dropout(attn.out_proj(out), p, self.training)
+        hidden = fast_dropout(
+            F.relu(layer.linear1(layer.norm2(x))), layer.dropout.p, self.training
+        )  # (B, Tq, ffn)
+        return x + fast_dropout(layer.linear2(hidden), layer.dropout2.p, self.training)
 
 
 ENCODERS: dict[str, Callable[..., nn.Module]] = {

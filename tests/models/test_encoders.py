@@ -7,7 +7,13 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from rayrec.models.encoders import MLP, MaskedGRUEncoder, SASRecEncoder, build_encoder
+from rayrec.models.encoders import (
+    MLP,
+    MaskedGRUEncoder,
+    SASRecEncoder,
+    build_encoder,
+    fast_dropout,
+)
 
 D, L = 8, 5
 
@@ -162,6 +168,79 @@ def test_sasrec_eval_is_deterministic_and_train_is_stochastic() -> None:
         a = enc(tokens, MASK)
         b = enc(tokens, MASK)
     assert not torch.allclose(a, b)
+
+
+# ------------------------------------------- SASRec's own forward vs nn.Transformer
+def _history(b: int = 16, length: int = 7, d: int = 8, seed: int = 4):  # type: ignore[no-untyped-def]
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.randn(b, length, d, generator=g, requires_grad=True)
+    mask = torch.rand(b, length, generator=g) > 0.4
+    mask[0] = False  # an empty history
+    mask[1] = True  # a full one
+    return tokens, mask
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_sasrec_forward_equals_nn_transformer_encoder_in_eval(layers: int) -> None:
+    """The written-out forward (query row only in the last layer) is the same function
+    as ``nn.TransformerEncoder`` over every row: values and every gradient."""
+    torch.manual_seed(0)
+    enc = SASRecEncoder(8, max_len=9, n_layers=layers, n_heads=2, ffn_dim=16).eval()
+    tokens, mask = _history(length=7)
+    ours, ref = enc(tokens, mask), enc.forward_reference(tokens, mask)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    weights = torch.randn_like(ours)
+    inputs = [tokens, *enc.parameters()]
+    g_ours = torch.autograd.grad((ours * weights).sum(), inputs, allow_unused=True)
+    g_ref = torch.autograd.grad((ref * weights).sum(), inputs, allow_unused=True)
+    for name, a, b in zip(
+        ["tokens"] + [n for n, _ in enc.named_parameters()], g_ours, g_ref, strict=True
+    ):
+        assert (a is None) == (b is None), name
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_sasrec_train_mode_matches_the_reference_without_dropout() -> None:
+    torch.manual_seed(0)
+    enc = SASRecEncoder(8, max_len=9, n_heads=2, dropout=0.0).train()
+    tokens, mask = _history()
+    torch.testing.assert_close(enc(tokens, mask), enc.forward_reference(tokens, mask))
+
+
+def test_fast_dropout_keeps_the_expected_share_and_the_mean() -> None:
+    torch.manual_seed(0)
+    x = torch.ones(400_000)
+    for p in (0.1, 0.5):
+        y = fast_dropout(x, p, training=True)
+        dropped = float((y == 0).float().mean())
+        assert abs(dropped - p) < 0.004, (p, dropped)  # ~5 binomial standard deviations
+        values = torch.unique(y)
+        assert values.numel() == 2 and values[0] == 0
+        assert float(values[1]) == pytest.approx(1 / (1 - p))
+        assert abs(float(y.mean()) - 1.0) < 0.01
+
+
+def test_fast_dropout_passes_through_in_eval_and_is_seeded() -> None:
+    x = torch.randn(3, 5, 7)
+    assert fast_dropout(x, 0.3, training=False) is x
+    assert fast_dropout(x, 0.0, training=True) is x
+    assert torch.equal(fast_dropout(x, 1.0, training=True), torch.zeros_like(x))
+    torch.manual_seed(5)
+    a = fast_dropout(x, 0.3, training=True)
+    torch.manual_seed(5)
+    assert torch.equal(a, fast_dropout(x, 0.3, training=True))
+    odd = torch.ones(3, 3)  # an odd number of elements: half of the last draw unused
+    assert fast_dropout(odd, 0.5, training=True).shape == (3, 3)
+
+
+def test_fast_dropout_masks_are_uncorrelated_between_neighbours() -> None:
+    """Each 31-bit draw feeds two neighbouring elements: their masks must be independent."""
+    torch.manual_seed(1)
+    kept = fast_dropout(torch.ones(200_000), 0.5, training=True) > 0
+    pairs = kept.view(-1, 2).float()
+    both = float((pairs[:, 0] * pairs[:, 1]).mean())
+    assert abs(both - 0.25) < 0.01, both
 
 
 # -------------------------------------------------------------- golden values
