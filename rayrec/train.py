@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import json
 import logging
 import time
@@ -60,6 +61,24 @@ class TrainOptions:
     checkpoint_every: int = 10
 
 
+#: ``--config model.<field>=value`` sets a field of the algorithm's model config
+MODEL_PREFIX = "model."
+
+
+def _model_field(config: Any, algo: str, key: str) -> str:
+    """The model-config field named by ``model.<field>``, checked against the algorithm's
+    model-config dataclass (sizes, dropout, ...)."""
+    name = key[len(MODEL_PREFIX) :]
+    cls = getattr(config, "model_config_class", None)
+    known = sorted(f.name for f in dataclasses.fields(cls)) if cls is not None else []
+    if name not in known:
+        raise InputError(
+            f"--config {key}: not a model field of {algo}; expected one of: "
+            + ", ".join(f"model.{k}" for k in known)
+        )
+    return name
+
+
 def build_config(opts: TrainOptions) -> tuple[Any, str]:
     """The algorithm config for ``opts`` (validated) and the simulator target."""
     target = resolve_simulator(opts.env, opts.simulator)
@@ -67,10 +86,16 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
     off_policy = isinstance(getattr(config, "replay_buffer_config", None), dict)
     if off_policy:
         config.replay_buffer_config = {**config.replay_buffer_config, "rng_seed": opts.seed}
+    model: dict[str, Any] = {}
     for key, value in opts.overrides.items():
+        if key.startswith(MODEL_PREFIX):
+            model[_model_field(config, opts.algo, key)] = value
+            continue
         if not hasattr(config, key):
             raise InputError(f"--config {key}: not a field of the {opts.algo} config")
         setattr(config, key, value)
+    if model:
+        config.rl_module(model_config={**config._model_config, **model})
     per_runner_cpu = 0.5 if opts.num_env_runners else 0
     config = (
         config.environment(

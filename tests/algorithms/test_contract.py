@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.rl_module.rl_module import RLModule
+from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from rayrec.algorithms.hac.torch.hac_torch_learner import bce_loss, hyper_loss, qmax_loss, td_loss
 from rayrec.algorithms.keys import (
@@ -143,6 +146,58 @@ def test_target_pairs_exist_and_start_equal_to_their_main_nets(
         torch.testing.assert_close(q_target, q_main)
 
 
+def test_target_q_has_no_dropout_unless_target_dropout(
+    module_of: tuple[str, Any], slate_batch: dict[str, Any]
+) -> None:
+    """Q'(s', π'(s')) is deterministic in train mode (the target encoder runs without
+    dropout); ``target_dropout`` gives the reference code's stochastic target back."""
+    _, module = module_of
+    cfg = module.cfg
+    module.train()
+    try:
+        module.cfg = replace(cfg, target_noise=0.0)  # TD3's smoothing noise aside
+        with torch.no_grad():
+            a, b = (module.forward_target(slate_batch)[Q_NEXT_TARGET] for _ in range(2))
+        assert torch.equal(a, b)
+        assert module.target_state_encoder.training, "the target's mode is restored"
+        module.cfg = replace(cfg, target_noise=0.0, target_dropout=True)
+        with torch.no_grad():
+            c, d = (module.forward_target(slate_batch)[Q_NEXT_TARGET] for _ in range(2))
+        assert not torch.equal(c, d)
+    finally:
+        module.cfg = cfg
+
+
+def test_soft_target_update_is_polyak_averaging(slate_env: SlateEnv) -> None:
+    """The learner's in-place lerp gives θ' ← τ θ + (1 − τ) θ' for every target pair
+    (RLlib's state-dict formula), and counts the update."""
+    config = make_config("td3")  # four pairs: encoder, actor, critic, twin
+    spaces = {
+        DEFAULT_MODULE_ID: (slate_env.single_observation_space, slate_env.single_action_space)
+    }
+    torch.manual_seed(0)
+    learner = config.build_learner(spaces=spaces)
+    module = learner.module[DEFAULT_MODULE_ID]
+    pairs = module.get_target_network_pairs()
+    with torch.no_grad():
+        for main, _ in pairs:
+            for p in main.parameters():
+                p.add_(torch.randn_like(p))
+    expected = [
+        {
+            k: config.tau * main.state_dict()[k] + (1 - config.tau) * v
+            for k, v in target.state_dict().items()
+        }
+        for main, target in pairs
+    ]
+    learner.after_gradient_based_update(timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: 64})
+    for (_, target), want in zip(pairs, expected, strict=True):
+        got = target.state_dict()
+        for key, value in want.items():
+            torch.testing.assert_close(got[key], value, rtol=1e-6, atol=1e-7, msg=key)
+    assert learner.last_update_ts_by_mid[DEFAULT_MODULE_ID] == 64
+
+
 def test_exploration_adds_noise_and_inference_is_deterministic(
     module_of: tuple[str, Any], slate_batch: dict[str, Any]
 ) -> None:
@@ -253,6 +308,28 @@ def test_validate_names_the_bad_field(field: str, value: Any) -> None:
 def test_build_config_rejects_an_unknown_field() -> None:
     with pytest.raises(InputError, match="nosuchfield"):
         build_config(TrainOptions(algo="td3", env=str(SYNTHETIC), overrides={"nosuchfield": 1}))
+
+
+@pytest.mark.parametrize("algo", ["hac", "a2c"])
+def test_model_fields_are_set_with_the_model_prefix(algo: str, slate_env: SlateEnv) -> None:
+    """``--config model.n_layers=1`` reaches the module that RLlib builds."""
+    config, _ = build_config(
+        TrainOptions(
+            algo=algo, env=str(SYNTHETIC), overrides={"model.n_layers": 1, "model.dropout": 0.0}
+        )
+    )
+    assert config.model_config["n_layers"] == 1 and config.model_config["dropout"] == 0.0
+    spec = config.get_default_rl_module_spec()
+    spec.observation_space = slate_env.single_observation_space
+    spec.action_space = slate_env.single_action_space
+    spec.model_config = config.model_config
+    module = spec.build()
+    assert len(module.state_encoder.encoder.layers.layers) == 1
+
+
+def test_an_unknown_model_field_is_named_with_the_known_ones() -> None:
+    with pytest.raises(InputError, match=r"model\.dropuot.*model\.dropout"):
+        build_config(TrainOptions(algo="hac", env=str(SYNTHETIC), overrides={"model.dropuot": 0.0}))
 
 
 # ------------------------------------------------------- algorithm (Ray) level

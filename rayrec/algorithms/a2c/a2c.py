@@ -137,6 +137,13 @@ class A2CConfig(PPOConfig):
             )
             self._value_error(f"A2C config: '{name}' must be a number {bounds}, got {value!r}")
 
+    @property
+    def model_config_class(self) -> type:
+        """The dataclass of this algorithm's ``model_config`` keys."""
+        from rayrec.algorithms.a2c.default_a2c_rl_module import A2CModelConfig
+
+        return A2CModelConfig
+
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         from rayrec.algorithms.a2c.torch.default_a2c_torch_rl_module import (
             DefaultA2CTorchRLModule,

@@ -30,6 +30,10 @@ class HACModelConfig:
     noise_type: str = "gaussian"
     target_noise: float = 0.0
     target_noise_clip: float = 0.5
+    #: (ours) dropout in the target encoder while computing Q'(s', π'(s')). Off by
+    #: default: a deterministic TD target (the reference code's target networks ran in
+    #: train mode, with dropout); also a third of the learner's encoder cost on CPU.
+    target_dropout: bool = False
 
     @classmethod
     def from_model_config(cls, model_config: dict[str, Any]) -> HACModelConfig:

@@ -14,8 +14,14 @@ import torch
 import torch.nn.functional as F
 from ray.rllib.algorithms.dqn.torch.dqn_torch_learner import DQNTorchLearner
 from ray.rllib.core.columns import Columns
-from ray.rllib.core.learner.learner import POLICY_LOSS_KEY
-from ray.rllib.utils.metrics import ALL_MODULES
+from ray.rllib.core.learner.learner import POLICY_LOSS_KEY, Learner
+from ray.rllib.core.rl_module.apis import TargetNetworkAPI
+from ray.rllib.utils.metrics import (
+    ALL_MODULES,
+    LAST_TARGET_UPDATE_TS,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+    NUM_TARGET_UPDATES,
+)
 from ray.rllib.utils.typing import ModuleID, ParamDict, TensorType
 
 from rayrec.algorithms.hac.hac_learner import HACLearner
@@ -80,6 +86,12 @@ def bce_loss(logits: torch.Tensor, response: torch.Tensor, valid: torch.Tensor) 
     return (bce * m).sum() / m.sum().clamp(min=1.0)
 
 
+def _float_tensors(net: torch.nn.Module) -> list[torch.Tensor]:
+    """A network's parameters and floating-point buffers, in registration order."""
+    tensors = list(net.parameters()) + [b for b in net.buffers() if b.is_floating_point()]
+    return [t.data for t in tensors]
+
+
 class HACTorchLearner(HACLearner, DQNTorchLearner):
     """Critic: L_TD. Actor: q·L_QMax + λ_h·L_Hyper + β·L_BCE. Kernel: λ_h·L_Hyper + β·L_BCE."""
 
@@ -99,7 +111,9 @@ class HACTorchLearner(HACLearner, DQNTorchLearner):
         if module.critic_twin is not None:
             groups["critic_twin"] = (params_of(module.critic_twin), config.critic_lr)
         for name, (params, lr) in groups.items():
-            optim = torch.optim.Adam(params, weight_decay=config.weight_decay)
+            # foreach: one multi-tensor step instead of a Python loop per parameter
+            # (torch picks it only on CUDA by default); the same update.
+            optim = torch.optim.Adam(params, weight_decay=config.weight_decay, foreach=True)
             self.register_optimizer(
                 module_id=module_id,
                 optimizer_name=name,
@@ -168,6 +182,27 @@ class HACTorchLearner(HACLearner, DQNTorchLearner):
             window=1,
         )
         return sum(losses.values())
+
+    def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
+        """DQNLearner's soft target update, θ' ← τ θ + (1 − τ) θ', as one in-place
+        multi-tensor lerp per network pair (RLlib's rebuilds and reloads a state dict:
+        ~1.5 ms per pair on CPU). Same frequency rule and metrics as DQNLearner."""
+        Learner.after_gradient_based_update(self, timesteps=timesteps)  # lr schedules
+        timestep = timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0)
+        for module_id, module in self.module._rl_modules.items():
+            cfg: Any = self.config.get_config_for_module(module_id)
+            unwrapped = module.unwrapped()
+            if not isinstance(unwrapped, TargetNetworkAPI) or (
+                timestep - self.last_update_ts_by_mid[module_id] < cfg.target_network_update_freq
+            ):
+                continue
+            with torch.no_grad():
+                for main_net, target_net in unwrapped.get_target_network_pairs():
+                    main, target = _float_tensors(main_net), _float_tensors(target_net)
+                    torch._foreach_lerp_(target, main, cfg.tau)
+            self.metrics.log_value((module_id, NUM_TARGET_UPDATES), 1, reduce="lifetime_sum")
+            self.last_update_ts_by_mid[module_id] = timestep
+            self.metrics.log_value((module_id, LAST_TARGET_UPDATE_TS), timestep, reduce="max")
 
     def compute_gradients(
         self, loss_per_module: dict[ModuleID, TensorType], **kwargs: Any
