@@ -48,28 +48,36 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ray.rllib.utils.metrics import (
-    ENV_RUNNER_RESULTS,
-    ENV_RUNNER_SAMPLING_TIMER,
-    LEARNER_UPDATE_TIMER,
-    NUM_ENV_STEPS_SAMPLED_LIFETIME,
-    TIMERS,
-)
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from rayrec.train import TrainOptions, build_config
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _rr_weights(config: Any) -> tuple[int, int]:
-    from ray.rllib.algorithms.dqn.dqn import calculate_rr_weights
+class _Timed:
+    """Wraps a bound method: wall seconds spent inside it and the number of calls."""
 
-    store, train = calculate_rr_weights(config)
-    return int(store), int(train)
+    def __init__(self, fn: Any) -> None:
+        self.fn, self.seconds, self.calls = fn, 0.0, 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t0
+            self.calls += 1
 
 
 def measure(
-    env: str, runners: int, users: int, seconds: float, gpus: float, intensity: float
+    env: str,
+    runners: int,
+    users: int,
+    seconds: float,
+    gpus: float,
+    intensity: float,
+    async_sampling: bool,
 ) -> dict[str, Any]:
     opts = TrainOptions(
         algo="hac",
@@ -81,24 +89,24 @@ def measure(
         overrides={
             "num_steps_sampled_before_learning_starts": 512,
             "training_intensity": intensity,
+            "async_sampling": async_sampling,
         },
     )
     config, _ = build_config(opts)
-    store_w, train_w = _rr_weights(config)
-    algo = config.build_algo()
+    algo: Any = config.build_algo()
     try:
         steps = 0
         while steps < 512 + 64:  # until updates happen every iteration
             steps = algo.train()[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME]
+        # time spent waiting for samples and inside learner updates, measured around
+        # the calls themselves (RLlib's timers are smoothed per call)
+        sample = algo._sample = _Timed(algo._sample)
+        update = algo.learner_group.update = _Timed(algo.learner_group.update)
         start_steps, t0 = steps, time.perf_counter()
-        iters, sample_s, learn_s = 0, 0.0, 0.0
+        iters = 0
         while time.perf_counter() - t0 < seconds:
-            result = algo.train()
-            timers = result.get(TIMERS, {})
-            sample_s += store_w * float(timers.get(ENV_RUNNER_SAMPLING_TIMER, 0.0))
-            learn_s += train_w * float(timers.get(LEARNER_UPDATE_TIMER, 0.0))
+            steps = algo.train()[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME]
             iters += 1
-            steps = result[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME]
         wall = time.perf_counter() - t0
     finally:
         algo.stop()
@@ -106,12 +114,13 @@ def measure(
     return {
         "env_runners": runners,
         "users_per_env": users,
+        "sampling": "async" if async_sampling and runners > 0 else "sync",
         "steps_per_s": round(n_steps / wall, 1),
-        "updates_per_s": round(iters * train_w / wall, 1),
-        "sample_s": round(sample_s / iters, 4),
-        "learn_s": round(learn_s / iters, 4),
-        "other_s": round(max(wall - sample_s - learn_s, 0.0) / iters, 4),
-        "steps_per_iter": round(n_steps / iters, 1),
+        "updates_per_s": round(update.calls / wall, 1),
+        "ms_per_update": round(1000 * update.seconds / max(update.calls, 1), 1),
+        "sample_wait_share": round(sample.seconds / wall, 3),
+        "learner_share": round(update.seconds / wall, 3),
+        "other_share": round(max(wall - sample.seconds - update.seconds, 0.0) / wall, 3),
         "iterations": iters,
     }
 
@@ -124,6 +133,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, nargs="+", default=[1, 32, 128])
     parser.add_argument("--gpus", type=float, default=0.0)
     parser.add_argument("--training-intensity", type=float, default=2.0)
+    parser.add_argument(
+        "--sampling",
+        nargs="+",
+        choices=["async", "sync"],
+        default=["async", "sync"],
+        help="HAC's async_sampling on (runners sample while the learner trains) / off",
+    )
     args = parser.parse_args()
 
     import ray
@@ -131,21 +147,31 @@ def main() -> None:
     ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
     rows = []
     print(
-        f"{'runners':>7} {'users/env':>9} {'steps/s':>9} {'updates/s':>9} "
-        f"{'sample s/it':>11} {'learn s/it':>10} {'other s/it':>10}"
+        f"{'sampling':>8} {'runners':>7} {'users/env':>9} {'steps/s':>9} {'updates/s':>9} "
+        f"{'ms/update':>9} {'wait':>6} {'learn':>6} {'other':>6}"
     )
-    for runners in args.runners:
-        for users in args.users:
-            row = measure(
-                args.env, runners, users, args.seconds, args.gpus, args.training_intensity
-            )
-            rows.append(row)
-            print(
-                f"{runners:>7} {users:>9} {row['steps_per_s']:>9.1f} "
-                f"{row['updates_per_s']:>9.1f} {row['sample_s']:>11.4f} "
-                f"{row['learn_s']:>10.4f} {row['other_s']:>10.4f}",
-                flush=True,
-            )
+    for mode in args.sampling:
+        for runners in args.runners:
+            if mode == "async" and runners == 0:
+                continue  # the local runner samples in the learner's process: sync only
+            for users in args.users:
+                row = measure(
+                    args.env,
+                    runners,
+                    users,
+                    args.seconds,
+                    args.gpus,
+                    args.training_intensity,
+                    mode == "async",
+                )
+                rows.append(row)
+                print(
+                    f"{row['sampling']:>8} {runners:>7} {users:>9} {row['steps_per_s']:>9.1f} "
+                    f"{row['updates_per_s']:>9.1f} {row['ms_per_update']:>9.1f} "
+                    f"{row['sample_wait_share']:>6.0%} {row['learner_share']:>6.0%} "
+                    f"{row['other_share']:>6.0%}",
+                    flush=True,
+                )
     ray.shutdown()
     best = max(rows, key=lambda r: r["steps_per_s"])
     print(

@@ -28,7 +28,6 @@ from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.dqn.dqn import DQN, DQNConfig
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.metrics import (
     ALL_MODULES,
@@ -50,6 +49,15 @@ from rayrec.algorithms.hac.replay import SlateTransitionBuffer
 
 BOOTSTRAP_MODES = ("terminated", "reference_leave_flag")
 NOISE_TYPES = ("gaussian", "uniform")
+#: the tag of async sampling requests (RLlib counts in-flight requests per tag)
+ASYNC_SAMPLE_TAG = "hac_sample"
+
+
+def _sample_transitions(runner: Any) -> tuple[dict[tuple[str, ...], Any], int, Any]:
+    """Runs on an env runner: one ``sample()`` round flattened into replay columns
+    (on the runner, in parallel, instead of in the driver), with the runner's metrics."""
+    cols, n = SlateTransitionBuffer.transitions_of(runner.sample())
+    return cols, n, runner.get_metrics()
 
 
 class HACConfig(DQNConfig):
@@ -73,8 +81,19 @@ class HACConfig(DQNConfig):
             ``reference_leave_flag`` (the reference code's form, for comparison).
         training_intensity: trained samples per sampled env step (2, the reference
             code's one update of 64 per call of 32 users).
-    Sizes go in ``config.rl_module(model_config=...)`` (see :class:`HACModelConfig`).
+        async_sampling: with remote env runners, let them sample the next round while
+            the learner trains on the last one; the acting weights then lag the
+            learner's by one sync. Off by default: RLlib's synchronous sample → train
+            → sync loop, which is faster when runners and learner share a few cores
+            (2 cores, 2 runners × 32 users: 494 vs 381 user-steps/s,
+            ``benchmarks/hac_throughput.py``); turn it on when runners have CPUs of
+            their own (a cluster), where it removes the learner's wait for samples.
+    Sizes go in ``config.rl_module(model_config=...)`` (see :class:`HACModelConfig`;
+    ``rayrec train --config model.<field>=value``).
     """
+
+    #: the dataclass of this algorithm's ``model_config`` keys (checked by ``rayrec``)
+    model_config_class: type = HACModelConfig
 
     def __init__(self, algo_class: type | None = None) -> None:
         super().__init__(algo_class=algo_class or HAC)
@@ -95,6 +114,7 @@ class HACConfig(DQNConfig):
         self.target_noise_clip = 0.5
         self.policy_delay = 1
         self.bootstrap = "terminated"
+        self.async_sampling = False
         self.lr = 1e-3  # unused: each optimizer has its own rate
         self.train_batch_size_per_learner = 64
         self.num_steps_sampled_before_learning_starts = 2000
@@ -127,6 +147,7 @@ class HACConfig(DQNConfig):
         target_noise_clip: float | Any = NotProvided,
         policy_delay: int | Any = NotProvided,
         bootstrap: str | Any = NotProvided,
+        async_sampling: bool | Any = NotProvided,
         **kwargs: Any,
     ) -> HACConfig:
         super().training(**kwargs)
@@ -145,6 +166,7 @@ class HACConfig(DQNConfig):
             "target_noise_clip": target_noise_clip,
             "policy_delay": policy_delay,
             "bootstrap": bootstrap,
+            "async_sampling": async_sampling,
         }.items():
             if value is not NotProvided:
                 setattr(self, name, value)
@@ -178,6 +200,10 @@ class HACConfig(DQNConfig):
         if self.bootstrap not in BOOTSTRAP_MODES:
             self._value_error(
                 f"HAC config: 'bootstrap' must be one of {BOOTSTRAP_MODES}, got {self.bootstrap!r}"
+            )
+        if not isinstance(self.async_sampling, bool):
+            self._value_error(
+                f"HAC config: 'async_sampling' must be true or false, got {self.async_sampling!r}"
             )
         if (
             isinstance(self.policy_delay, bool)
@@ -240,23 +266,47 @@ class HAC(DQN):
         )
         self._update_credit = 0.0
 
+    def _sample(self) -> tuple[list[tuple[dict[Any, Any], int]], list[Any]]:
+        """One sampling round: (per-runner replay columns and sizes, per-runner metrics).
+
+        Synchronous: every runner samples now, with the current weights. Asynchronous
+        (``async_sampling`` and remote runners): collect the round the runners started
+        during the previous training step, start the next one at once, and return —
+        the runners sample while the learner trains. Results are in runner order, so
+        seeded runs replay the same transitions.
+        """
+        cfg: Any = self.config
+        runners: Any = self.env_runner_group
+        if runners.num_remote_env_runners() == 0:
+            results = [_sample_transitions(self.env_runner)]
+        elif not cfg.async_sampling:
+            results = runners.foreach_env_runner(
+                _sample_transitions,
+                local_env_runner=False,
+                timeout_seconds=cfg.sample_timeout_s,
+            )
+        else:
+            if runners.num_in_flight_async_reqs(tag=ASYNC_SAMPLE_TAG) == 0:  # first round
+                runners.foreach_env_runner_async(_sample_transitions, tag=ASYNC_SAMPLE_TAG)
+            ready = runners.fetch_ready_async_reqs(
+                tags=ASYNC_SAMPLE_TAG, timeout_seconds=cfg.sample_timeout_s
+            )
+            # Runners idle now (answered, or restored after a failure) start the next
+            # round; this step's weight sync reaches them after it.
+            runners.foreach_env_runner_async(_sample_transitions, tag=ASYNC_SAMPLE_TAG)
+            results = [result for _, result in sorted(ready, key=lambda r: r[0])]
+        return [(cols, n) for cols, n, _ in results], [m for _, _, m in results]
+
     def training_step(self) -> None:
         cfg: Any = self.config
         metrics: Any = self.metrics
         runners: Any = self.env_runner_group
         learners: Any = self.learner_group
         with metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            sampled: Any = synchronous_parallel_sample(
-                worker_set=runners,
-                concat=True,
-                sample_timeout_s=cfg.sample_timeout_s,
-                _uses_new_env_runners=True,
-                _return_metrics=True,
-            )
-            episodes, env_runner_results = sampled
+            transitions, env_runner_results = self._sample()
         metrics.aggregate(env_runner_results, key=ENV_RUNNER_RESULTS)
         with metrics.log_time((TIMERS, REPLAY_BUFFER_ADD_DATA_TIMER)):
-            new_steps = self.transition_buffer.add(episodes)
+            new_steps = sum(self.transition_buffer.add_columns(*t) for t in transitions)
         lifetime = metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
         if lifetime < cfg.num_steps_sampled_before_learning_starts:
             return

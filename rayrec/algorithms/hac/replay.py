@@ -69,13 +69,23 @@ class SlateTransitionBuffer:
     def add(self, episodes: list[Any]) -> int:
         """Store every transition of each (chunk of a) ``SingleAgentEpisode``; returns
         how many were added."""
-        added = 0
-        for episode in episodes:
-            n = len(episode)
-            if n > 0:
-                self._write(self._transitions(episode, n), n)
-                added += n
-        return added
+        return self.add_columns(*self.transitions_of(episodes))
+
+    def add_columns(self, cols: dict[tuple[str, ...], np.ndarray], n: int) -> int:
+        """Store ``n`` transitions already flattened by :meth:`transitions_of` (env
+        runners flatten their own samples, so the driver only copies arrays)."""
+        if n > 0:
+            self._write(cols, n)
+        return n
+
+    @classmethod
+    def transitions_of(cls, episodes: list[Any]) -> tuple[dict[tuple[str, ...], np.ndarray], int]:
+        """The transitions of episode chunks as one set of columns, and their number."""
+        parts = [cls._transitions(e, len(e)) for e in episodes if len(e) > 0]
+        if not parts:
+            return {}, 0
+        cols = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        return cols, len(cols[(Columns.REWARDS,)])
 
     @staticmethod
     def _transitions(episode: Any, n: int) -> dict[tuple[str, ...], np.ndarray]:
