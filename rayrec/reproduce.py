@@ -8,8 +8,11 @@ most popular, model-greedy oracle) in the same simulator. Rows are mean ± sampl
 (ddof 1) over seeds of total reward and depth.
 
 Runs are resumable: each (algorithm, seed) writes ``OUT/<algo>/s<seed>/result.json``
-atomically when it finishes, and a rerun with the same budget reuses finished runs. The
-table is written to ``OUT/table.md`` and one row per run to ``OUT/runs.csv``.
+atomically when it finishes, with the code version that made it
+(:func:`rayrec.provenance.code_version`), and a rerun with the same budget reuses
+finished runs (saying so when they were made with other code; delete a run's folder to
+retrain it). The table, whose caption names the code versions, is written to
+``OUT/table.md`` and one row per run to ``OUT/runs.csv``.
 
 Offline SL never samples the simulator; its budget is the same number of gradient
 updates (of the same batch size) as the online algorithms make at the budget, i.e.
@@ -30,6 +33,7 @@ from typing import Any
 
 from rayrec.data.io import atomic_write_text
 from rayrec.errors import InputError
+from rayrec.provenance import code_version
 
 #: the paper's row order (Table 2)
 HAC_TABLE_ALGOS = ("offline-sl", "online-sl", "a2c", "ddpg", "td3", "hac")
@@ -128,6 +132,7 @@ def run_hac_table(plan: TablePlan, out: Path, say: Callable[[str], None] = print
 
     plan.validate()
     out.mkdir(parents=True, exist_ok=True)
+    code = code_version()
     results: dict[str, list[dict[str, Any]]] = {}
     for algo in plan.algos:
         for seed in plan.seeds:
@@ -138,9 +143,12 @@ def run_hac_table(plan: TablePlan, out: Path, say: Callable[[str], None] = print
                 done = run_training(_options(plan, algo, seed, run_dir))
                 done["budget_steps"] = plan.budget_steps
                 done["eval_users"] = plan.eval_users
+                done["code"] = code
                 atomic_write_text(run_dir / "result.json", json.dumps(done, indent=2, default=str))
             else:
-                say(f"reusing {algo} seed {seed} ({run_dir})")
+                made_with = done.get("code", "unrecorded code")
+                note = "" if made_with == code else f"; trained with {made_with}, now {code}"
+                say(f"reusing {algo} seed {seed} ({run_dir}{note})")
             results.setdefault(algo, []).append(done)
     refs = references(plan)
     summary = summarize(plan, results, refs)
@@ -202,6 +210,9 @@ def summarize(
         f"(user-)steps of training each in the train simulator; greedy evaluation on "
         f"{plan.eval_users} users of the evaluation simulator; mean ± sample std over seeds."
     )
+    codes = sorted({str(r.get("code", "unrecorded")) for runs in results.values() for r in runs})
+    caption += f" Code: {', '.join(codes)}."
+
     markdown = caption + "\n\n" + "\n".join(lines) + "\n"
     return {"plan": asdict(plan), "rows": rows, "references": refs, "markdown": markdown}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from rayrec.cli import main
 from rayrec.errors import InputError
+from rayrec.provenance import code_version
 from rayrec.reproduce import TablePlan, run_hac_table, summarize
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +36,14 @@ def test_summary_is_mean_and_sample_std_over_seeds() -> None:
     assert "| hac | 2.00 ± 1.41 | 3.00 ± 1.41 | 0.500 | 50% | 10 |" in md
     assert "| *oracle* (reference) | 4.00 | 5.00 | 0.100 | 100% | – |" in md
     assert "2 seeds (0, 1), 16,384 env (user-)steps" in md
+    assert "Code: unrecorded." in md  # fake runs carry no code version
+
+
+def test_code_version_names_the_package_and_the_commit() -> None:
+    version = code_version()
+    assert re.fullmatch(r"rayrec \d+\.\d+\.\d+(@[0-9a-f]{12}(\+dirty)?)?", version), version
+    if (REPO / ".git").exists():
+        assert "@" in version
 
 
 @pytest.mark.parametrize(
@@ -87,11 +97,23 @@ def test_hac_table_trains_every_run_once_and_reuses_finished_runs(
     table = (tmp_path / "table.md").read_text()
     assert "| online-sl |" in table and "*oracle* (reference)" in table
 
+    code = code_version()
+    assert f"Code: {code}." in table
     # A rerun with the same budget trains nothing and gives the same table.
     assert main(argv) == 0
     again = capsys.readouterr().out
     assert "training online-sl" not in again and again.count("reusing online-sl") == 2
+    assert "trained with" not in again
     assert (tmp_path / "table.md").read_text() == table
+    # A run made with other code is reused, and the rerun says so.
+    result_path = tmp_path / "online-sl" / "s1" / "result.json"
+    result = json.loads(result_path.read_text())
+    assert result["code"] == code
+    result_path.write_text(json.dumps({**result, "code": "rayrec 0.0.1@0123456789ab"}))
+    assert main(argv) == 0
+    again = capsys.readouterr().out
+    assert f"trained with rayrec 0.0.1@0123456789ab, now {code}" in again
+    assert "rayrec 0.0.1@0123456789ab" in (tmp_path / "table.md").read_text()
     # A different budget is a different experiment: it retrains.
     plan = TablePlan(env=SYNTHETIC, algos=("online-sl",), seeds=(0,), budget_steps=256)
     plan.eval_users = 20
