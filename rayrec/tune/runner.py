@@ -9,9 +9,9 @@ own counters (``rayrec_trial.json``). A trial started with a checkpoint — a re
 after a failure (``FailureConfig``) or ``rayrec resume`` after the driver died —
 restores both and continues with the next iteration, so Tune's ``training_iteration``
 and ours agree. A trial whose final, evaluated checkpoint was saved before the driver
-died returns at once (training on would add an iteration). (RLlib's new-stack
-checkpoints hold no replay buffer: a resumed off-policy trial refills it from fresh
-samples.)
+died returns at once (training on would add an iteration). HAC-family checkpoints
+carry their replay buffer (``store_buffer_in_checkpoints``, on by default), so a resumed
+off-policy trial continues with the same transitions.
 
 The last iteration (the first to meet a stop criterion) evaluates the greedy policy
 in the spec's *evaluation* simulator next to a random policy, as the HAC paper's

@@ -160,6 +160,14 @@ class SlateTransitionBuffer:
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`get_state` (a checkpoint); the capacity must match."""
+        rows = {len(col) for col in state["columns"].values()}
+        if rows and rows != {self.capacity}:
+            raise ValueError(
+                f"replay state holds {sorted(rows)} rows per column, but this buffer's "
+                f"capacity is {self.capacity}: restore with the checkpoint's "
+                "replay_buffer_config capacity"
+            )
         self.columns, self._dtypes = state["columns"], state["dtypes"]
         self._size, self._next, self._added = state["size"], state["next"], state["added"]
         self.rng.bit_generator.state = state["rng"]
