@@ -4,40 +4,59 @@ Usage::
 
     python benchmarks/hac_throughput.py [--env envs/synthetic.yaml] [--seconds 20]
                                         [--runners 1 2] [--users 1 32 128]
-                                        [--gpus 0] [--training-intensity 2]
+                                        [--sampling async sync] [--gpus 0]
+                                        [--training-intensity 2]
 
-For each number of env runners × users per env instance, HAC (the paper's defaults:
-batch 64, training intensity 2 = one update of 64 per 32 sampled user-steps, replay,
-soft targets, weight sync after every round) trains until learning has started
-(``num_steps_sampled_before_learning_starts`` lowered to 512 so the measurement is of
-learning, not warm-up), then for ``--seconds``. Reported per setting:
+For each sampling mode × number of env runners × users per env instance, HAC (the
+paper's defaults: batch 64, training intensity 2 = one update of 64 per 32 sampled
+user-steps, replay, soft targets, weight sync after every round) trains until learning
+has started (``num_steps_sampled_before_learning_starts`` lowered to 512 so the
+measurement is of learning, not warm-up), then for ``--seconds``. Reported per setting:
 
 - ``steps_per_s``: env (user-)steps sampled per wall second while learning;
-- ``updates_per_s``: learner updates (batches of 64) per second;
-- ``sample_s`` / ``learn_s`` / ``other_s``: seconds per iteration spent sampling (the
-  env runners' ``sample`` round, which includes module inference), in learner updates,
-  and elsewhere (replay add/sample, weight sync, metrics);
+- ``updates_per_s`` / ``ms_per_update``: learner updates (batches of 64);
+- ``wait`` / ``learn`` / ``other``: shares of wall time the driver spent waiting for
+  samples (HAC's ``_sample``: the runners' round in the sync mode, only the part not
+  hidden behind learning in the async mode), inside learner updates, and elsewhere
+  (replay writes and draws, weight sync, metrics), timed around the calls themselves.
 
-RLlib's DQN-style ``training_step`` is synchronous: sample, then train, then sync — so
-with one learner on the same two cores, sampling and learning add up rather than
-overlap. The last line is JSON with every row.
+``sync`` is RLlib's DQN-style loop (sample, then train, then sync); ``async``
+(``async_sampling=True``, remote runners only) lets the runners sample the next round
+while the learner trains. 0 runners = the driver's own runner samples. The last line is
+JSON with every row.
 
 Reference: the HAC authors' code trains at 21.6 user-steps/s on these two cores and
 192/s on an H100 (``../shared/ANCHORS.md``).
 
-Figures (2-core CPU, idle, 2026-11-22, torch 2.13 CPU, 1 torch thread, synthetic env)::
+Figures (2-core CPU, 2026-11-22, torch 2.13 CPU, synthetic env, 15 s per row; rows move
+by up to ±20% between runs on this shared machine: 2 runners × 32 users gave 401 here
+and 494 in an earlier run)::
 
-    training intensity 2 (the paper's)          intensity 0.125
-    runners users/env steps/s updates/s         runners users/env steps/s
-    1       1            62       0.2           1       128          927
-    1       32          161       9.3           2       128        1,288
-    1       128         159       8.9
-    2       1            79       0.3
-    2       32          165       7.1
-    2       128         159       6.6
+    training intensity 2 (the paper's)       steps/s (ms per update)
+    runners  users/env   sync          async
+    0        1            119 (60)      –
+    0        32           416 (59)      –
+    0        128          390 (70)      –
+    1        1             95 (70)       90 (118)
+    1        32           404 (58)      344 (73)
+    1        128          395 (66)      417 (68)
+    2        1            142 (69)      141 (90)
+    2        32           401 (67)      379 (76)
+    2        128          425 (65)      347 (87)
 
-At the paper's replay ratio the learner bounds the rate (~0.28 s per update of 64; the
-SASRec attention with dropout on its weights is most of it); GPU: not measured yet.
+    lower replay ratios, 2 runners: intensity 0.5: 1,025 (2 × 32) / 1,314 (2 × 128)
+    sync, 1,020 / 1,172 async; intensity 0.25: 1,927 (2 × 128, sync)
+
+At the paper's replay ratio the learner bounds the rate: ~60-70 ms per update of 64 on
+these cores is at most ~1,000 trained samples/s, i.e. ~500 user-steps/s at 2 samples per
+step even if sampling were free; the 1,000/s target is reached at intensity 0.5. One
+update runs the SASRec encoder forward on s (train mode) and s' (target, eval mode) and
+backward twice (actor and kernel losses); see ``rayrec/algorithms/hac/README.md`` for
+what was done to make that cheap (before: 165 user-steps/s, ~0.28 s per update). On two
+shared cores the async mode does not pay: the learner's two threads and the runners
+contend for the same cores. ``torch.compile`` of the encoder was slower here (30 vs
+21 ms per forward + backward, after 54 s of compilation). GPU: not measured (no GPU was
+lent to this work).
 """
 
 from __future__ import annotations

@@ -499,6 +499,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         num_env_runners=args.num_env_runners,
     )
     out = Path(args.out or f"runs/reproduce/{args.table}-{Path(args.env).stem}")
+    _quiet_ray_notices(args)
     summary = run_hac_table(plan, out)
     print(summary["markdown"], end="")
     print(f"table: {out / 'table.md'}  runs: {out / 'runs.csv'}")
