@@ -106,7 +106,7 @@ def _options(plan: TablePlan, algo: str, seed: int, run_dir: Path) -> Any:
         hac = make_config("hac")
         updates = math.ceil(hac.training_intensity * plan.budget_steps / hac.total_train_batch_size)
         config = make_config(algo)
-        per_iter = int(getattr(config, "updates_per_iteration", 1))
+        per_iter = int(overrides.get("updates_per_iteration", config.updates_per_iteration))
         opts.stop_iters = max(1, math.ceil(updates / per_iter))
         opts.stop_timesteps = None
     return opts

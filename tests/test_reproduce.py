@@ -120,3 +120,18 @@ def test_hac_table_trains_every_run_once_and_reuses_finished_runs(
     messages: list[str] = []
     run_hac_table(plan, tmp_path, say=messages.append)
     assert messages == [f"training online-sl seed 0 (256 env steps) -> {tmp_path}/online-sl/s0"]
+
+
+@pytest.mark.parametrize(("per_iteration", "iterations"), [(None, 64), (4, 128)])
+def test_offline_sl_gets_the_online_update_count_at_its_own_updates_per_iteration(
+    per_iteration: int | None, iterations: int
+) -> None:
+    """16,384 env steps at HAC's 2 samples per step = 512 updates of 64: offline SL's
+    iterations follow its updates per iteration, including an override of it."""
+    from rayrec.reproduce import _options
+
+    overrides = {} if per_iteration is None else {"offline-sl": {"updates_per_iteration": 4}}
+    plan = TablePlan(env=SYNTHETIC, overrides=overrides)
+    opts = _options(plan, "offline-sl", 0, Path("unused"))
+    assert opts.stop_timesteps is None
+    assert opts.stop_iters == iterations
