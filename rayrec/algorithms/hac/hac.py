@@ -91,7 +91,7 @@ class HACConfig(DQNConfig):
             the learner trains on the last one; the acting weights then lag the
             learner's by one sync. Off by default: RLlib's synchronous sample → train
             → sync loop, which is faster when runners and learner share a few cores
-            (2 cores, 2 runners × 32 users: 494 vs 381 user-steps/s,
+            (2 cores, 2 runners × 32 users: 401–494 vs 379–381 user-steps/s,
             ``benchmarks/hac_throughput.py``); turn it on when runners have CPUs of
             their own (a cluster), where it removes the learner's wait for samples.
     Sizes go in ``config.rl_module(model_config=...)`` (see :class:`HACModelConfig`;
