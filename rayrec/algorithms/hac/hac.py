@@ -94,6 +94,9 @@ class HACConfig(DQNConfig):
             (2 cores, 2 runners × 32 users: 401–494 vs 379–381 user-steps/s,
             ``benchmarks/hac_throughput.py``); turn it on when runners have CPUs of
             their own (a cluster), where it removes the learner's wait for samples.
+            Known gap: after a runner was SIGKILLed, RLlib brought it back after ~100 s
+            in the async mode against ~13 s in the sync mode (one measurement each on
+            2 loaded cores; cause not found); fault tolerance is tested in sync mode.
     Sizes go in ``config.rl_module(model_config=...)`` (see :class:`HACModelConfig`;
     ``rayrec train --config model.<field>=value``).
     """
