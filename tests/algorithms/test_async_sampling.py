@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +29,6 @@ REPO = Path(__file__).resolve().parents[2]
 SYNTHETIC = str(REPO / "envs" / "synthetic.yaml")
 RUNNERS, USERS, FRAGMENT = 2, 8, 8
 ROUND = RUNNERS * USERS * FRAGMENT  # transitions per sampling round (128)
-
-
-@pytest.fixture
-def single_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the learner runs in this process; 2 shared cores
-    yield
-    torch.set_num_threads(threads)
 
 
 def _run(async_sampling: bool) -> dict[str, Any]:

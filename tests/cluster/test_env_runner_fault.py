@@ -17,7 +17,6 @@ import itertools
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +55,6 @@ def _assert_same_weights(runner: dict[str, np.ndarray], learner: dict[str, np.nd
     assert not missing, f"runner weights unknown to the learner: {sorted(missing)[:5]}"
     for key, value in runner.items():
         np.testing.assert_array_equal(value, learner[key], err_msg=key)
-
-
-@pytest.fixture
-def single_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the learner runs in this process; 2 shared cores
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.ray
