@@ -172,7 +172,11 @@ class SASRecEncoder(nn.Module):
         self.layers = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(dim)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _inputs(
+        self, tokens: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The layer input — history then the query token, positions added, padding
+        zeroed — and its validity (the query is never masked): (B, L+1, d), (B, L+1)."""
         b, length, _ = tokens.shape
         if length > self.max_len:
             raise ValueError(f"history length {length} exceeds max_len {self.max_len}")
@@ -180,9 +184,12 @@ class SASRecEncoder(nn.Module):
         pos = torch.arange(self.max_len - length, self.max_len + 1, device=tokens.device)  # (L+1,)
         query = self.query.expand(b, 1, self.dim)  # (B, 1, d)
         x = torch.cat([tokens, query], dim=1) + self.position(pos)  # (B, L+1, d)
-        keep = torch.cat([mask, mask.new_ones(b, 1)], dim=1)  # (B, L+1) the query is never masked
-        x = x * keep.unsqueeze(-1)  # zero padding
-        bias = x.new_zeros(b, 1, 1, length + 1).masked_fill(
+        keep = torch.cat([mask, mask.new_ones(b, 1)], dim=1)  # (B, L+1)
+        return x * keep.unsqueeze(-1), keep
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x, keep = self._inputs(tokens, mask)  # (B, L+1, d), (B, L+1)
+        bias = x.new_zeros(keep.shape[0], 1, 1, keep.shape[1]).masked_fill(
             ~keep[:, None, None, :], float("-inf")
         )  # (B, 1, 1, L+1) additive key mask
         layers = cast(nn.ModuleList, self.layers.layers)
@@ -193,12 +200,8 @@ class SASRecEncoder(nn.Module):
     def forward_reference(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The same function through ``nn.TransformerEncoder`` (every row, every layer):
         what :meth:`forward` is tested against."""
-        b, length, _ = tokens.shape
-        pos = torch.arange(self.max_len - length, self.max_len + 1, device=tokens.device)
-        x = torch.cat([tokens, self.query.expand(b, 1, self.dim)], dim=1) + self.position(pos)
-        x = x * torch.cat([mask, mask.new_ones(b, 1)], dim=1).unsqueeze(-1)
-        pad = torch.cat([~mask, mask.new_zeros(b, 1)], dim=1)  # (B, L+1) True = ignore
-        return self.norm(self.layers(x, src_key_padding_mask=pad)[:, -1])
+        x, keep = self._inputs(tokens, mask)
+        return self.norm(self.layers(x, src_key_padding_mask=~keep)[:, -1])
 
     def _layer(
         self, layer: nn.TransformerEncoderLayer, x: torch.Tensor, bias: torch.Tensor, last: bool

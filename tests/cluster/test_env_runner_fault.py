@@ -31,6 +31,10 @@ SYNTHETIC = REPO / "envs" / "synthetic.yaml"
 VICTIM = 1  # worker index of the runner that is killed
 #: iterations allowed for Ray to restart the runner and RLlib to bring it back
 RECOVERY_ITERS = 8
+#: HAC with two remote runners of 8 users each (both tests)
+TWO_RUNNERS = TrainOptions(
+    algo="hac", env=str(SYNTHETIC), num_env_runners=2, num_envs_per_env_runner=8
+)
 
 
 def _pid(runner: Any) -> tuple[int, int]:
@@ -62,10 +66,7 @@ def _assert_same_weights(runner: dict[str, np.ndarray], learner: dict[str, np.nd
 def test_killed_env_runner_is_restarted_with_current_weights(
     ray_session: Any, single_thread: None
 ) -> None:
-    opts = TrainOptions(
-        algo="hac", env=str(SYNTHETIC), num_env_runners=2, num_envs_per_env_runner=8
-    )
-    config, _ = build_config(opts)
+    config, _ = build_config(TWO_RUNNERS)
     assert config.restart_failed_env_runners, "build_config must turn fault tolerance on"
 
     recreated: list[dict[str, Any]] = []
@@ -147,10 +148,7 @@ def test_restart_gives_up_when_fault_tolerance_is_off(
     ray_session: Any, single_thread: None
 ) -> None:
     """The control: the same kill without restarts leaves the runner dead."""
-    opts = TrainOptions(
-        algo="hac", env=str(SYNTHETIC), num_env_runners=2, num_envs_per_env_runner=8
-    )
-    config, _ = build_config(opts)
+    config, _ = build_config(TWO_RUNNERS)
     config.fault_tolerance(restart_failed_env_runners=False, ignore_env_runner_failures=True)
     algo = config.build_algo()
     try:
