@@ -234,6 +234,23 @@ def test_fast_dropout_passes_through_in_eval_and_is_seeded() -> None:
     assert fast_dropout(odd, 0.5, training=True).shape == (3, 3)
 
 
+def test_fast_dropout_drops_exactly_the_draws_below_the_threshold() -> None:
+    """The integer arithmetic (shift of bits − threshold) is the comparison bits >= t for
+    every 15-bit value the draw holds, the edges 0, t − 1, t and 2^15 − 1 included."""
+    p, n = 0.1, 400_001
+    threshold = round(p * 32768)  # 3277
+    torch.manual_seed(3)
+    x = torch.randn(n)
+    y = fast_dropout(x, p, training=True)
+    torch.manual_seed(3)
+    torch.randn(n)  # the same draws as above, compared the obvious way
+    words = torch.empty((n + 1) // 2, dtype=torch.int32).random_()
+    bits = words.view(torch.int16)[:n] & 0x7FFF
+    assert {0, threshold - 1, threshold, 32767} <= set(bits.unique().tolist())
+    expected = x * (bits >= threshold) * (1.0 / (1.0 - p))
+    torch.testing.assert_close(y, expected, rtol=0, atol=0)
+
+
 def test_fast_dropout_masks_are_uncorrelated_between_neighbours() -> None:
     """Each 31-bit draw feeds two neighbouring elements: their masks must be independent."""
     torch.manual_seed(1)
