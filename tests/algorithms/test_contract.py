@@ -198,6 +198,31 @@ def test_soft_target_update_is_polyak_averaging(slate_env: SlateEnv) -> None:
     assert learner.last_update_ts_by_mid[DEFAULT_MODULE_ID] == 64
 
 
+@pytest.mark.parametrize("delay_targets", [True, False])
+def test_td3_targets_move_with_the_delayed_actor(slate_env: SlateEnv, delay_targets: bool) -> None:
+    """TD3 (Fujimoto et al. 2018): with policy_delay d the target networks are updated on
+    the actor's steps only; ``delay_target_updates=False`` updates them every step."""
+    config = make_config("td3").training(delay_target_updates=delay_targets)
+    spaces = {
+        DEFAULT_MODULE_ID: (slate_env.single_observation_space, slate_env.single_action_space)
+    }
+    learner = config.build_learner(spaces=spaces)
+    module = learner.module[DEFAULT_MODULE_ID]
+    with torch.no_grad():
+        for p in module.critic.parameters():
+            p.add_(1.0)
+    moved = []
+    for n_updates in (1, 2):  # update 1 of d = 2 skips the actor, update 2 does not
+        learner._num_updates = n_updates
+        before = [t.clone() for t in module.target_critic.parameters()]
+        learner.after_gradient_based_update(
+            timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: 64 * n_updates}
+        )
+        after = list(module.target_critic.parameters())
+        moved.append(any(not torch.equal(a, b) for a, b in zip(after, before, strict=True)))
+    assert moved == ([False, True] if delay_targets else [True, True])
+
+
 def test_exploration_adds_noise_and_inference_is_deterministic(
     module_of: tuple[str, Any], slate_batch: dict[str, Any]
 ) -> None:
@@ -295,6 +320,7 @@ def test_presets_change_only_their_settings() -> None:
         ("noise_type", "laplace"),
         ("bootstrap", "leave"),
         ("policy_delay", 0),
+        ("delay_target_updates", "yes"),
     ],
 )
 def test_validate_names_the_bad_field(field: str, value: Any) -> None:

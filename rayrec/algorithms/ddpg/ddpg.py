@@ -3,7 +3,8 @@
 - **DDPG** = HAC without alignment and supervision (λ_h = 0, β = 0): actor and critic
   in the hyper-action space; the item kernel Φ stays at its initialisation.
 - **TD3** = DDPG + twin critics (min of the two targets), target policy smoothing
-  (clipped Gaussian noise on Z'), and delayed actor updates (every 2nd step).
+  (clipped Gaussian noise on Z'), and delayed actor and target-network updates (every
+  2nd step; `delay_target_updates=False` moves the targets every step).
 
 Both reuse HAC's module, learner and training step unchanged: they are presets.
 """

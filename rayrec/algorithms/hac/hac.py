@@ -79,6 +79,9 @@ class HACConfig(DQNConfig):
             code's non-negative U[0, σ) clipped to ±1.
         twin_q / target_noise / target_noise_clip / policy_delay: TD3 settings
             (off / 0 / 0.5 / 1 for HAC).
+        delay_target_updates: with ``policy_delay`` d > 1, soft-update the target
+            networks only on the steps that update the actor, every d-th (True; TD3 as
+            Fujimoto et al. 2018 write it). False updates them after every step.
         bootstrap: ``terminated`` (gymnasium-correct, default) or
             ``reference_leave_flag`` (the reference code's form, for comparison).
         training_intensity: trained samples per sampled env step (2, the reference
@@ -122,6 +125,7 @@ class HACConfig(DQNConfig):
         self.target_noise = 0.0
         self.target_noise_clip = 0.5
         self.policy_delay = 1
+        self.delay_target_updates = True
         self.bootstrap = "terminated"
         self.async_sampling = False
         self.store_buffer_in_checkpoints = True
@@ -156,6 +160,7 @@ class HACConfig(DQNConfig):
         target_noise: float | Any = NotProvided,
         target_noise_clip: float | Any = NotProvided,
         policy_delay: int | Any = NotProvided,
+        delay_target_updates: bool | Any = NotProvided,
         bootstrap: str | Any = NotProvided,
         async_sampling: bool | Any = NotProvided,
         store_buffer_in_checkpoints: bool | Any = NotProvided,
@@ -176,6 +181,7 @@ class HACConfig(DQNConfig):
             "target_noise": target_noise,
             "target_noise_clip": target_noise_clip,
             "policy_delay": policy_delay,
+            "delay_target_updates": delay_target_updates,
             "bootstrap": bootstrap,
             "async_sampling": async_sampling,
             "store_buffer_in_checkpoints": store_buffer_in_checkpoints,
@@ -213,7 +219,7 @@ class HACConfig(DQNConfig):
             self._value_error(
                 f"HAC config: 'bootstrap' must be one of {BOOTSTRAP_MODES}, got {self.bootstrap!r}"
             )
-        for flag in ("async_sampling", "store_buffer_in_checkpoints"):
+        for flag in ("async_sampling", "store_buffer_in_checkpoints", "delay_target_updates"):
             if not isinstance(getattr(self, flag), bool):
                 self._value_error(
                     f"HAC config: '{flag}' must be true or false, got {getattr(self, flag)!r}"

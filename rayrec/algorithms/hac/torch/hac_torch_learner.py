@@ -186,7 +186,9 @@ class HACTorchLearner(HACLearner, DQNTorchLearner):
     def after_gradient_based_update(self, *, timesteps: dict[str, Any]) -> None:
         """DQNLearner's soft target update, θ' ← τ θ + (1 − τ) θ', as one in-place
         multi-tensor lerp per network pair (RLlib's rebuilds and reloads a state dict:
-        ~1.5 ms per pair on CPU). Same frequency rule and metrics as DQNLearner."""
+        ~1.5 ms per pair on CPU). Same frequency rule and metrics as DQNLearner; with
+        TD3's ``policy_delay`` d > 1 and ``delay_target_updates``, only on the steps
+        that also update the actor (every d-th)."""
         Learner.after_gradient_based_update(self, timesteps=timesteps)  # lr schedules
         timestep = timesteps.get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0)
         for module_id, module in self.module._rl_modules.items():
@@ -196,6 +198,8 @@ class HACTorchLearner(HACLearner, DQNTorchLearner):
                 timestep - self.last_update_ts_by_mid[module_id] < cfg.target_network_update_freq
             ):
                 continue
+            if cfg.delay_target_updates and self._actor_delayed(cfg):
+                continue
             with torch.no_grad():
                 for main_net, target_net in unwrapped.get_target_network_pairs():
                     main, target = _float_tensors(main_net), _float_tensors(target_net)
@@ -203,6 +207,10 @@ class HACTorchLearner(HACLearner, DQNTorchLearner):
             self.metrics.log_value((module_id, NUM_TARGET_UPDATES), 1, reduce="lifetime_sum")
             self.last_update_ts_by_mid[module_id] = timestep
             self.metrics.log_value((module_id, LAST_TARGET_UPDATE_TS), timestep, reduce="max")
+
+    def _actor_delayed(self, cfg: Any) -> bool:
+        """Whether this update skips the actor (TD3: all but every ``policy_delay``-th)."""
+        return self._num_updates % max(1, cfg.policy_delay) != 0
 
     def compute_gradients(
         self, loss_per_module: dict[ModuleID, TensorType], **kwargs: Any
@@ -212,7 +220,7 @@ class HACTorchLearner(HACLearner, DQNTorchLearner):
         grads: ParamDict = {}
         for module_id in set(loss_per_module) - {ALL_MODULES}:
             cfg: Any = self.config.get_config_for_module(module_id)
-            delayed = self._num_updates % max(1, cfg.policy_delay) != 0
+            delayed = self._actor_delayed(cfg)
             kernel_unused = cfg.hyper_actor_coef == 0 and cfg.bce_coef == 0  # DDPG / TD3
             for name, optim in self.get_optimizers_for_module(module_id):
                 loss = self._losses.pop((module_id, f"{name}_loss"))
