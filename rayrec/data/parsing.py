@@ -37,6 +37,8 @@ Kind = Literal["int", "float", "str", "unix_time", "datetime"]
 
 _INT_RE = r"^[+-]?[0-9]+$"
 _FLOAT_RE = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+#: one decimal number token (no NaN/inf words), as lists of numbers are checked
+FLOAT_TOKEN = _FLOAT_RE
 _NAN_RE = r"^(?i:nan|[+-]?inf(?:inity)?)$"
 #: A number or a nan/inf literal, in one pattern so each value is scanned once.
 _NUMBER_RE = f"(?:{_FLOAT_RE})|(?:{_NAN_RE})"
@@ -45,6 +47,7 @@ _INT64_SAFE_CHARS = 18
 _INT64_WORDS = "a 64-bit integer"
 _FLOAT64_WORDS = "a number within the 64-bit float range"
 _TRUNCATED_WORDS = "a complete last line ending in a newline (is the file truncated?)"
+_CUT_IN_QUOTE_WORDS = "a closed quote and a newline at the end (is the file truncated?)"
 #: Unix seconds accepted as timestamps: 1970-01-01 up to 2100-01-01.
 _UNIX_MAX = 4102444800.0
 _OTHER_SEPARATORS: tuple[str, ...] = ("::", "\t", ",", ";", "|", "@", " ")
@@ -615,16 +618,87 @@ def _parse_quoted(
         cols[name] = typed
         ok &= col_ok
     ends_nl = text.endswith("\n")
-    if (
-        fmt.require_final_newline
-        and not ends_nl
-        and len(row_lines)
-        and row_lines[-1] == n_total  # else its field count was reported as truncated
-    ):
-        last = _strip_eol(text.rsplit("\n", 1)[-1])
+    # The last line made it into the table (else its field count was reported, with a
+    # hint that the file may be truncated).
+    last_parsed = not ends_nl and len(row_lines) > 0 and row_lines[-1] == n_total
+    last = _strip_eol(text.rsplit("\n", 1)[-1])
+    if last_parsed and last.count('"') % 2:
+        # Arrow closes a quote left open at the end of the data silently: a file cut
+        # inside a quoted field (5,...,"20,4) would pass with a shortened last value.
+        problems.add(Problem(shown, n_total, None, _CUT_IN_QUOTE_WORDS, last))
+        ok[-1] = False
+    elif last_parsed and fmt.require_final_newline:
         problems.add(Problem(shown, n_total, names[-1], _TRUNCATED_WORDS, last))
         ok[-1] = False
     return _finish(cols, ok, row_lines, n_total, ends_nl)
+
+
+def as_string_array(
+    values: pa.Array | pa.ChunkedArray | pd.Series | Sequence[str | None],
+) -> pa.Array:
+    """A string column as one Arrow array, nulls as empty strings, whitespace trimmed."""
+    if isinstance(values, pd.Series):
+        arr = pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    elif isinstance(values, pa.ChunkedArray):
+        arr = values.combine_chunks()
+    elif isinstance(values, pa.Array):
+        arr = values
+    else:
+        arr = pa.array(list(values), type=pa.large_string())
+    return pc.utf8_trim_whitespace(pc.fill_null(arr, ""))
+
+
+def parse_float_lists(
+    values: pa.Array | pd.Series | Sequence[str],
+    sep: str,
+    field_name: str,
+    line_numbers: np.ndarray,
+    shown: str,
+    problems: ProblemCollector,
+    *,
+    length: int | None = None,
+    min_length: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse a column of ``sep``-joined number lists (``"0.5,-1.2,3e-2"``).
+
+    The float counterpart of :func:`parse_int_lists`: one problem
+    per bad row (wrong length first, then the first token that is not a number).
+
+    Returns:
+        (flat float64 values, (R,) list lengths, (R,) bool mask of rows that passed).
+    """
+    arr = as_string_array(values)
+    empty = np.asarray(pc.equal(pc.utf8_length(arr), 0))
+    parts = pc.split_pattern(arr, sep)
+    lengths = np.asarray(pc.list_value_length(parts)).astype(np.int64)
+    flat = pc.utf8_trim_whitespace(pc.list_flatten(parts))
+    if empty.any():  # an empty value is an empty list, not one empty token
+        flat = flat.filter(pa.array(~np.repeat(empty, lengths)))
+        lengths[empty] = 0
+    is_num = np.asarray(pc.fill_null(pc.match_substring_regex(flat, FLOAT_TOKEN), False))
+    floats = pc.cast(pc.if_else(pa.array(is_num), flat, "nan"), pa.float64()).to_numpy()
+    row_of = np.repeat(np.arange(len(arr)), lengths)
+    if length is not None:
+        wrong_len = lengths != length
+        expected_len = f"a list of exactly {length} numbers joined by {sep!r}"
+    else:
+        wrong_len = lengths < min_length
+        expected_len = f"a list of at least {min_length} numbers joined by {sep!r}"
+    ok = ~wrong_len
+    for i in np.flatnonzero(wrong_len):
+        problems.add(
+            Problem(shown, int(line_numbers[i]), field_name, expected_len, str(arr[int(i)]))
+        )
+    bad_tok = np.flatnonzero(~is_num)
+    if len(bad_tok):
+        rows, first = np.unique(row_of[bad_tok], return_index=True)
+        for r, tok in zip(rows, bad_tok[first], strict=True):
+            if ok[r]:
+                ok[r] = False
+                problems.add(
+                    Problem(shown, int(line_numbers[r]), field_name, "numbers", str(flat[int(tok)]))
+                )
+    return floats, lengths, ok
 
 
 def parse_int_lists(

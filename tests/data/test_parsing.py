@@ -9,7 +9,14 @@ import pyarrow as pa
 import pytest
 
 from rayrec.cli import main
-from rayrec.data.parsing import Column, TableFormat, parse_int_lists, parse_table, split_lines
+from rayrec.data.parsing import (
+    Column,
+    TableFormat,
+    parse_float_lists,
+    parse_int_lists,
+    parse_table,
+    split_lines,
+)
 from rayrec.errors import DataValidationError, Problem, ProblemCollector
 from tests.data.movielens_fixtures import ratings_text, write_ml1m
 
@@ -135,6 +142,33 @@ def test_int_lists() -> None:
     assert ok.tolist() == [True, True, False, False]
     assert {p.line for p in problems.problems} == {3, 4}
     assert flat[:4].tolist() == [1, 2, 3, 4]
+
+
+def test_float_lists() -> None:
+    """One problem per bad row: wrong length first, else the first non-number token;
+    an empty value is an empty list; NaN words are not numbers here."""
+    problems = ProblemCollector()
+    flat, lengths, ok = parse_float_lists(
+        [" 0.5, -1.2e1 ", "3,x,nan", "", "1,2,3"],
+        ",",
+        "vec",
+        np.array([2, 3, 4, 5]),
+        "s.csv",
+        problems,
+        length=2,
+    )
+    assert lengths.tolist() == [2, 3, 0, 3]
+    assert ok.tolist() == [True, False, False, False]
+    assert flat[:2].tolist() == [0.5, -12.0]
+    assert [(p.line, p.field, p.found) for p in problems.problems] == [
+        (3, "vec", "3,x,nan"),
+        (4, "vec", ""),
+        (5, "vec", "1,2,3"),
+    ]
+    problems = ProblemCollector()
+    _, _, ok = parse_float_lists(["1,2", "1,z"], ",", "vec", np.array([1, 2]), "s", problems)
+    assert ok.tolist() == [True, False]
+    assert [(p.line, p.expected, p.found) for p in problems.problems] == [(2, "numbers", "z")]
 
 
 # ------------------------------------------------------------ 64-bit overflow
@@ -293,6 +327,26 @@ def test_cli_reports_an_overflowing_id_as_input_error(
     err = capsys.readouterr().err
     assert "internal error" not in err
     assert "ratings.dat, line 2: field 'MovieID': expected a 64-bit integer" in err
+
+
+@pytest.mark.parametrize("final_newline_required", [False, True])
+def test_quoted_csv_cut_inside_a_quote_is_reported_once(final_newline_required: bool) -> None:
+    """Arrow closes a quote left open at the end of the data without a word; the cut
+    last line is reported (once) and dropped, with or without require_final_newline."""
+    fmt = TableFormat(
+        columns=(Column("id", "int"), Column("tag", "str")),
+        sep=",",
+        header=True,
+        quoted=True,
+        require_final_newline=final_newline_required,
+    )
+    problems = ProblemCollector()
+    table = parse_table(b'id,tag\n1,"a,b"\n2,"c, d', fmt, "q.csv", problems)
+    assert [(p.line, "closed quote" in p.expected) for p in problems.problems] == [(3, True)]
+    assert table.frame["id"].tolist() == [1]
+    problems = ProblemCollector()  # an escaped quote ("") keeps the count even: fine
+    table = parse_table(b'id,tag\n1,"a ""b"" c"', fmt, "q.csv", problems)
+    assert not [p for p in problems.problems if "closed quote" in p.expected]
 
 
 def test_quoted_csv_blank_line_keeps_line_numbers() -> None:

@@ -41,7 +41,7 @@ from rayrec.data.io import COMPRESSED_SUFFIXES, display_name, find_file, read_by
 from rayrec.data.parsing import Column, ParsedTable, TableFormat, parse_table
 from rayrec.data.readers.base import DatasetReader, Parsed, register
 from rayrec.data.schema import CLICK, LIKE, LONG_VIEW, WATCH_RATIO, InteractionLog, build_log
-from rayrec.errors import InputError, Problem, ProblemCollector
+from rayrec.errors import InputError, ProblemCollector
 
 FOLLOW = "follow"
 COMMENT = "comment"
@@ -195,27 +195,10 @@ def video_features(table: ParsedTable) -> pd.DataFrame:
 def parse_quoted_file(
     path: Path, root: Path, fmt: TableFormat, problems: ProblemCollector
 ) -> ParsedTable:
-    """:func:`parse_table` for a quoted CSV, plus a check for a truncated last line.
-
-    Arrow's CSV reader (behind ``quoted=True``) silently accepts a last line cut
-    inside a quoted field (``5,...,"20,4``); such a line is reported here.
-    """
+    """Read and :func:`parse_table` one quoted CSV (a last line cut inside a quoted
+    field is reported there)."""
     shown = display_name(path, root)
-    raw = read_bytes(path, shown_as=shown)
-    table = parse_table(raw, fmt, shown, problems)
-    if raw and not raw.endswith(b"\n"):
-        last = raw[raw.rfind(b"\n") + 1 :]
-        if last.count(b'"') % 2:
-            problems.add(
-                Problem(
-                    shown,
-                    raw.count(b"\n") + 1,
-                    None,
-                    "a closed quote and a newline at the end (is the file truncated?)",
-                    last.decode(fmt.encoding, errors="replace"),
-                )
-            )
-    return table
+    return parse_table(read_bytes(path, shown_as=shown), fmt, shown, problems)
 
 
 def read_kuairand_features(

@@ -35,7 +35,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rayrec.data.io import COMPRESSED_SUFFIXES, display_name, find_file, read_bytes
-from rayrec.data.parsing import Column, ParsedTable, TableFormat, parse_int_lists, parse_table
+from rayrec.data.parsing import (
+    FLOAT_TOKEN,
+    Column,
+    ParsedTable,
+    TableFormat,
+    as_string_array,
+    parse_float_lists,
+    parse_int_lists,
+    parse_table,
+)
 from rayrec.data.readers.base import DatasetReader, Parsed, register
 from rayrec.data.schema import CLICK, InteractionLog, build_log
 from rayrec.errors import InputError, Problem, ProblemCollector
@@ -49,7 +58,6 @@ ITEM_VEC_DIM = 40
 VARIANTS: tuple[str, ...] = ("a_rl", "a_sl", "b_rl", "b_sl")
 SUBDIRS: tuple[str, ...] = ("raw_data", "dataset")
 
-_FLOAT_TOKEN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
 LOG_FORMAT = TableFormat(
     columns=(
@@ -87,69 +95,6 @@ def log_name(variant: str) -> str:
     return f"rl4rs_dataset_{variant}.csv"
 
 
-def _as_strings(values: pa.Array | pa.ChunkedArray | pd.Series) -> pa.Array:
-    if isinstance(values, pd.Series):
-        arr = pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
-    elif isinstance(values, pa.ChunkedArray):
-        arr = values.combine_chunks()
-    else:
-        arr = values
-    return pc.utf8_trim_whitespace(pc.fill_null(arr, ""))
-
-
-def parse_float_lists(
-    values: pa.Array | pd.Series,
-    sep: str,
-    field_name: str,
-    line_numbers: np.ndarray,
-    shown: str,
-    problems: ProblemCollector,
-    *,
-    length: int | None = None,
-    min_length: int = 1,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse a column of ``sep``-joined number lists (``"0.5,-1.2,3e-2"``).
-
-    The float counterpart of :func:`rayrec.data.parsing.parse_int_lists`: one problem
-    per bad row (wrong length first, then the first token that is not a number).
-
-    Returns:
-        (flat float64 values, (R,) list lengths, (R,) bool mask of rows that passed).
-    """
-    arr = _as_strings(values)
-    empty = np.asarray(pc.equal(pc.utf8_length(arr), 0))
-    parts = pc.split_pattern(arr, sep)
-    lengths = np.asarray(pc.list_value_length(parts)).astype(np.int64)
-    flat = pc.utf8_trim_whitespace(pc.list_flatten(parts))
-    if empty.any():  # an empty value is an empty list, not one empty token
-        flat = flat.filter(pa.array(~np.repeat(empty, lengths)))
-        lengths[empty] = 0
-    is_num = np.asarray(pc.fill_null(pc.match_substring_regex(flat, _FLOAT_TOKEN), False))
-    floats = pc.cast(pc.if_else(pa.array(is_num), flat, "nan"), pa.float64()).to_numpy()
-    row_of = np.repeat(np.arange(len(arr)), lengths)
-    if length is not None:
-        wrong_len = lengths != length
-        expected_len = f"a list of exactly {length} numbers joined by {sep!r}"
-    else:
-        wrong_len = lengths < min_length
-        expected_len = f"a list of at least {min_length} numbers joined by {sep!r}"
-    ok = ~wrong_len
-    for i in np.flatnonzero(wrong_len):
-        problems.add(
-            Problem(shown, int(line_numbers[i]), field_name, expected_len, str(arr[int(i)]))
-        )
-    bad_tok = np.flatnonzero(~is_num)
-    if len(bad_tok):
-        rows, first = np.unique(row_of[bad_tok], return_index=True)
-        for r, tok in zip(rows, bad_tok[first], strict=True):
-            if ok[r]:
-                ok[r] = False
-                problems.add(
-                    Problem(shown, int(line_numbers[r]), field_name, "numbers", str(flat[int(tok)]))
-                )
-    return floats, lengths, ok
-
-
 def check_item_features(
     values: pa.Array | pd.Series,
     line_numbers: np.ndarray,
@@ -161,14 +106,14 @@ def check_item_features(
     Returns:
         (R,) bool mask of rows that passed.
     """
-    arr = _as_strings(values)
+    arr = as_string_array(values)
     groups = pc.split_pattern(arr, ";")
     n_groups = np.asarray(pc.list_value_length(groups)).astype(np.int64)
     flat_groups = pc.list_flatten(groups)
     tokens = pc.split_pattern(flat_groups, ",")
     group_len = np.asarray(pc.list_value_length(tokens)).astype(np.int64)
     flat = pc.utf8_trim_whitespace(pc.list_flatten(tokens))
-    is_num = np.asarray(pc.fill_null(pc.match_substring_regex(flat, _FLOAT_TOKEN), False))
+    is_num = np.asarray(pc.fill_null(pc.match_substring_regex(flat, FLOAT_TOKEN), False))
     row_of_group = np.repeat(np.arange(len(arr)), n_groups)
     row_of_token = np.repeat(row_of_group, group_len)
     ok = n_groups == SLATE_SIZE
@@ -238,7 +183,7 @@ def check_log(table: ParsedTable, shown: str, problems: ProblemCollector) -> dic
     """
     frame, lines = table.frame, table.lines
     items, _, _ = parse_int_lists(
-        _as_strings(frame["exposed_items"]),
+        as_string_array(frame["exposed_items"]),
         ",",
         "exposed_items",
         lines,
@@ -248,7 +193,7 @@ def check_log(table: ParsedTable, shown: str, problems: ProblemCollector) -> dic
         min_value=0,
     )
     feedback, fb_len, fb_ok = parse_int_lists(
-        _as_strings(frame["user_feedback"]),
+        as_string_array(frame["user_feedback"]),
         ",",
         "user_feedback",
         lines,
@@ -270,7 +215,7 @@ def check_log(table: ParsedTable, shown: str, problems: ProblemCollector) -> dic
                     str(frame["user_feedback"].iloc[r]),
                 )
             )
-    history = _as_strings(frame["user_seqfeature"])
+    history = as_string_array(frame["user_seqfeature"])
     has_history = np.asarray(pc.greater(pc.utf8_length(history), 0))
     hist_values, hist_len, _ = parse_int_lists(
         history.filter(pa.array(has_history)),
