@@ -28,24 +28,30 @@ JSON with every row.
 Reference: the HAC authors' code trains at 21.6 user-steps/s on these two cores and
 192/s on an H100 (``../shared/ANCHORS.md``).
 
-Figures (2-core CPU, 2026-11-22, torch 2.13 CPU, synthetic env, 15 s per row; rows move
-by up to ±20% between runs on this shared machine: 2 runners × 32 users gave 401 here
-and 494 in an earlier run)::
+Figures (2-core CPU, torch 2.13 CPU, synthetic env, 15 s per row; rows move by up to
+±20% between runs on this shared machine: 2 runners × 32 users gave 401 and 494 in two
+runs on 2026-11-22)::
 
     training intensity 2 (the paper's)       steps/s (ms per update)
-    runners  users/env   sync          async
-    0        1            119 (60)      –
-    0        32           416 (59)      –
-    0        128          390 (70)      –
-    1        1             95 (70)       90 (118)
-    1        32           404 (58)      344 (73)
-    1        128          395 (66)      417 (68)
-    2        1            142 (69)      141 (90)
-    2        32           401 (67)      379 (76)
-    2        128          425 (65)      347 (87)
+                         2026-11-23 sync     2026-11-22
+    runners  users/env   (this code)         sync          async
+    0        1           102 (63)            119 (60)      –
+    0        32          412 (58)            416 (59)      –
+    0        128         389 (69)            390 (70)      –
+    1        1            95 (72)             95 (70)       90 (118)
+    1        32          363 (64)            404 (58)      344 (73)
+    1        128         403 (63)            395 (66)      417 (68)
+    2        1           139 (67)            142 (69)      141 (90)
+    2        32          427 (61)            401 (67)      379 (76)
+    2        128         371 (75)            425 (65)      347 (87)
 
-    lower replay ratios, 2 runners: intensity 0.5: 1,025 (2 × 32) / 1,314 (2 × 128)
-    sync, 1,020 / 1,172 async; intensity 0.25: 1,927 (2 × 128, sync)
+    lower replay ratios, 2 runners: intensity 0.5: 1,002 (2 × 32) / 1,226 (2 × 128) sync
+    on 2026-11-23 (1,025 / 1,314 on 2026-11-22; async 1,020 / 1,172); intensity 0.25:
+    1,927 (2 × 128, sync, 2026-11-22)
+
+The 2026-11-23 code (attention mask broadcast, float dropout masks) is ~10% faster per
+update in an interleaved A/B of the learner alone (median 69.7 -> 63.0 ms on 1 thread),
+a difference this benchmark's run-to-run spread hides.
 
 At the paper's replay ratio the learner bounds the rate: ~60-70 ms per update of 64 on
 these cores is at most ~1,000 trained samples/s, i.e. ~500 user-steps/s at 2 samples per
