@@ -661,8 +661,8 @@ def parse_float_lists(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Parse a column of ``sep``-joined number lists (``"0.5,-1.2,3e-2"``).
 
-    The float counterpart of :func:`parse_int_lists`: one problem
-    per bad row (wrong length first, then the first token that is not a number).
+    The float counterpart of :func:`parse_int_lists`: one problem per bad row (wrong
+    length first, then the first token that is not a number).
 
     Returns:
         (flat float64 values, (R,) list lengths, (R,) bool mask of rows that passed).
@@ -689,16 +689,36 @@ def parse_float_lists(
         problems.add(
             Problem(shown, int(line_numbers[i]), field_name, expected_len, str(arr[int(i)]))
         )
-    bad_tok = np.flatnonzero(~is_num)
-    if len(bad_tok):
-        rows, first = np.unique(row_of[bad_tok], return_index=True)
-        for r, tok in zip(rows, bad_tok[first], strict=True):
-            if ok[r]:
-                ok[r] = False
-                problems.add(
-                    Problem(shown, int(line_numbers[r]), field_name, "numbers", str(flat[int(tok)]))
-                )
+    report_first_bad_tokens(
+        ok, row_of, ~is_num, flat, line_numbers, shown, field_name, "numbers", problems
+    )
     return floats, lengths, ok
+
+
+def report_first_bad_tokens(
+    ok: np.ndarray,
+    row_of_token: np.ndarray,
+    bad: np.ndarray,
+    tokens: pa.Array,
+    line_numbers: np.ndarray,
+    shown: str,
+    field_name: str,
+    expected: str,
+    problems: ProblemCollector,
+) -> None:
+    """For each row still ``ok`` that holds a ``bad`` token: one problem naming its first
+    bad token, and the row marked not ok (in place). ``row_of_token`` maps the flat
+    ``tokens`` to their rows."""
+    bad_tok = np.flatnonzero(bad)
+    if not len(bad_tok):
+        return
+    rows, first = np.unique(row_of_token[bad_tok], return_index=True)
+    for r, tok in zip(rows, bad_tok[first], strict=True):
+        if ok[r]:
+            ok[r] = False
+            problems.add(
+                Problem(shown, int(line_numbers[r]), field_name, expected, str(tokens[int(tok)]))
+            )
 
 
 def parse_int_lists(

@@ -44,6 +44,7 @@ from rayrec.data.parsing import (
     parse_float_lists,
     parse_int_lists,
     parse_table,
+    report_first_bad_tokens,
 )
 from rayrec.data.readers.base import DatasetReader, Parsed, register
 from rayrec.data.schema import CLICK, InteractionLog, build_log
@@ -128,15 +129,9 @@ def check_item_features(
                 f"{n_groups[i]} vectors: {arr[int(i)]}",
             )
         )
-    bad_tok = np.flatnonzero(~is_num)
-    if len(bad_tok):
-        rows, first = np.unique(row_of_token[bad_tok], return_index=True)
-        for r, tok in zip(rows, bad_tok[first], strict=True):
-            if ok[r]:
-                ok[r] = False
-                problems.add(
-                    Problem(shown, int(line_numbers[r]), field, "numbers", str(flat[int(tok)]))
-                )
+    report_first_bad_tokens(
+        ok, row_of_token, ~is_num, flat, line_numbers, shown, field, "numbers", problems
+    )
     starts = np.cumsum(n_groups) - n_groups
     has = n_groups > 0
     dim_min = np.zeros(len(arr), dtype=np.int64)
