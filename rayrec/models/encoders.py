@@ -199,14 +199,21 @@ class SASRecEncoder(nn.Module):
         keep = torch.cat([mask, mask.new_ones(b, 1)], dim=1)  # (B, L+1)
         return x * keep.unsqueeze(-1), keep
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, tokens: torch.Tensor, mask: torch.Tensor, dropout: bool | None = None
+    ) -> torch.Tensor:
+        """``dropout``: apply dropout (default: in train mode). A caller that wants one
+        pass without dropout says so here instead of toggling the module's mode (``train``
+        walks every submodule, twice per call)."""
+        drop = self.training if dropout is None else dropout
         x, keep = self._inputs(tokens, mask)  # (B, L+1, d), (B, L+1)
         bias = x.new_zeros(keep.shape[0], 1, 1, keep.shape[1]).masked_fill(
             ~keep[:, None, None, :], float("-inf")
         )  # (B, 1, 1, L+1) additive key mask
         layers = cast(nn.ModuleList, self.layers.layers)
         for i, layer in enumerate(layers):
-            x = self._layer(cast(nn.TransformerEncoderLayer, layer), x, bias, i == len(layers) - 1)
+            last = i == len(layers) - 1
+            x = self._layer(cast(nn.TransformerEncoderLayer, layer), x, bias, last, drop)
         return self.norm(x[:, -1])  # (B, d)
 
     def forward_reference(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -216,12 +223,18 @@ class SASRecEncoder(nn.Module):
         return self.norm(self.layers(x, src_key_padding_mask=~keep)[:, -1])
 
     def _layer(
-        self, layer: nn.TransformerEncoderLayer, x: torch.Tensor, bias: torch.Tensor, last: bool
+        self,
+        layer: nn.TransformerEncoderLayer,
+        x: torch.Tensor,
+        bias: torch.Tensor,
+        last: bool,
+        drop: bool,
     ) -> torch.Tensor:
         """One pre-norm layer: x + Drop(MHA(LN(x))), then + Drop(FFN(LN(x))).
 
         ``last``: only the query (final) row is computed — keys and values still come
-        from every row. Shapes: x (B, T, d), bias (B, 1, 1, T) -> (B, T or 1, d).
+        from every row; ``drop``: dropout on. Shapes: x (B, T, d), bias (B, 1, 1, T) ->
+        (B, T or 1, d).
         """
         attn = layer.self_attn
         b, t, d = x.shape
@@ -237,15 +250,15 @@ class SASRecEncoder(nn.Module):
         # The key mask is broadcast onto the scores (expanding it to the scores' shape
         # for baddbmm cost a full copy of the attention map).
         scores = torch.matmul(q, k.transpose(-1, -2)) + bias  # (B, h, Tq, T)
-        weights = fast_dropout(scores.softmax(dim=-1), attn.dropout, self.training)
+        weights = fast_dropout(scores.softmax(dim=-1), attn.dropout, drop)
         out = torch.matmul(weights, v)  # (B, h, Tq, dh)
         out = out.transpose(1, 2).reshape(b, -1, d)  # (B, Tq, d)
         p = layer.dropout1.p
-        x = x + fast_dropout(attn.out_proj(out), p, self.training)
+        x = x + fast_dropout(attn.out_proj(out), p, drop)
         hidden = fast_dropout(
-            F.relu(layer.linear1(layer.norm2(x))), layer.dropout.p, self.training
+            F.relu(layer.linear1(layer.norm2(x))), layer.dropout.p, drop
         )  # (B, Tq, ffn)
-        return x + fast_dropout(layer.linear2(hidden), layer.dropout2.p, self.training)
+        return x + fast_dropout(layer.linear2(hidden), layer.dropout2.p, drop)
 
 
 ENCODERS: dict[str, Callable[..., nn.Module]] = {

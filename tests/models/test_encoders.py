@@ -208,6 +208,21 @@ def test_sasrec_train_mode_matches_the_reference_without_dropout() -> None:
     torch.testing.assert_close(enc(tokens, mask), enc.forward_reference(tokens, mask))
 
 
+def test_sasrec_dropout_argument_overrides_the_mode() -> None:
+    """dropout=False in train mode is the eval-mode function; dropout=True in eval mode
+    draws masks; the module's mode is left as it was."""
+    torch.manual_seed(0)
+    enc = SASRecEncoder(8, max_len=9, n_heads=2, dropout=0.3)
+    tokens, mask = _history()
+    expected = enc.eval()(tokens, mask)
+    enc.train()
+    torch.testing.assert_close(enc(tokens, mask, dropout=False), expected, rtol=0, atol=0)
+    assert enc.training
+    enc.eval()
+    assert not torch.allclose(enc(tokens, mask, dropout=True), expected)
+    assert not enc.training
+
+
 def test_fast_dropout_keeps_the_expected_share_and_the_mean() -> None:
     torch.manual_seed(0)
     x = torch.ones(400_000)

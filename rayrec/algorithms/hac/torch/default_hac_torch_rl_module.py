@@ -25,7 +25,7 @@ d state/item width, z = d + 1 hyper-action width.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any, cast
 
 import gymnasium as gym
@@ -89,9 +89,11 @@ class StateEncoder(nn.Module):
         items: torch.Tensor,
         feedback: torch.Tensor,
         users: torch.Tensor,
+        dropout: bool | None = None,
     ) -> torch.Tensor:
+        """``dropout``: as :meth:`SASRecEncoder.forward` (default: in train mode)."""
         tokens = kernel(items) + self.feedback(feedback)  # (B, H, d)
-        s = self.encoder(tokens, items > 0)  # (B, d)
+        s = self.encoder(tokens, items > 0, dropout)  # (B, d)
         if self.user is not None:
             s = s + self.user(users)  # (B, d)
         return s
@@ -148,11 +150,13 @@ class DefaultHACTorchRLModule(TorchRLModule, TargetNetworkAPI):
         target smoothing noise when ``target_noise`` > 0. The target encoder runs
         without dropout unless ``target_dropout``."""
         obs = batch[Columns.NEXT_OBS]
-        encoder = self.target_state_encoder
-        with nullcontext() if self.cfg.target_dropout else acting(encoder):
-            s = encoder(
-                self.kernel, obs[OBS_HISTORY_ITEMS], obs[OBS_HISTORY_FEEDBACK], obs[OBS_USER][:, 0]
-            )  # (B, d)
+        s = self.target_state_encoder(
+            self.kernel,
+            obs[OBS_HISTORY_ITEMS],
+            obs[OBS_HISTORY_FEEDBACK],
+            obs[OBS_USER][:, 0],
+            dropout=self.cfg.target_dropout and self.target_state_encoder.training,
+        )  # (B, d)
         z = self.target_actor(s)  # (B, z)
         if self.cfg.target_noise > 0:
             eps = (torch.randn_like(z) * self.cfg.target_noise).clamp(
