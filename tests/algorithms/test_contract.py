@@ -198,6 +198,41 @@ def test_soft_target_update_is_polyak_averaging(slate_env: SlateEnv) -> None:
     assert learner.last_update_ts_by_mid[DEFAULT_MODULE_ID] == 64
 
 
+@pytest.mark.parametrize("poison", [False, True])
+def test_apply_gradients_matches_rllibs(slate_env: SlateEnv, poison: bool) -> None:
+    """HACTorchLearner.apply_gradients (one finiteness check for all gradients) leaves
+    parameters and optimizer states exactly as RLlib's TorchLearner.apply_gradients does,
+    with finite gradients and with a NaN/inf in one of them (RLlib's handling then)."""
+    from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+
+    config = make_config("hac")
+    spaces = {
+        DEFAULT_MODULE_ID: (slate_env.single_observation_space, slate_env.single_action_space)
+    }
+    torch.manual_seed(0)
+    learner = config.build_learner(spaces=spaces)
+    params = learner._params
+    grads = {pid: torch.randn_like(p) for pid, p in params.items()}
+    if poison:
+        first = next(iter(grads))
+        grads[first][..., 0] = float("nan")
+        grads[first].view(-1)[-1] = float("inf")
+    start = {pid: p.detach().clone() for pid, p in params.items()}
+    results = []
+    for apply in (learner.apply_gradients, lambda g: TorchLearner.apply_gradients(learner, g)):
+        with torch.no_grad():
+            for pid, p in params.items():
+                p.copy_(start[pid])
+        for _, optim in learner.get_optimizers_for_module(DEFAULT_MODULE_ID):
+            optim.state.clear()
+        apply({pid: g.clone() for pid, g in grads.items()})
+        results.append({pid: p.detach().clone() for pid, p in params.items()})
+    ours, rllib = results
+    assert any(not torch.equal(ours[pid], start[pid]) for pid in params)
+    for pid in params:
+        assert torch.equal(ours[pid], rllib[pid]), pid
+
+
 @pytest.mark.parametrize("delay_targets", [True, False])
 def test_td3_targets_move_with_the_delayed_actor(slate_env: SlateEnv, delay_targets: bool) -> None:
     """TD3 (Fujimoto et al. 2018): with policy_delay d the target networks are updated on

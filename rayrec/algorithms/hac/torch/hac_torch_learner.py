@@ -208,6 +208,26 @@ class HACTorchLearner(HACLearner, DQNTorchLearner):
             self.last_update_ts_by_mid[module_id] = timestep
             self.metrics.log_value((module_id, LAST_TARGET_UPDATE_TS), timestep, reduce="max")
 
+    def apply_gradients(self, gradients_dict: ParamDict) -> None:
+        """RLlib's ``apply_gradients`` with its finiteness check done once for all
+        gradients (one multi-tensor norm) instead of twice per gradient tensor (~3 ms per
+        update on CPU). When any gradient is not finite — or when grad scalers or lr
+        schedulers are configured — RLlib's own method runs and handles it as it does."""
+        grads = list(gradients_dict.values())
+        if (
+            not grads
+            or self._grad_scalers is not None
+            or self._lr_scheduler_classes is not None
+            or not bool(torch.isfinite(torch.stack(torch._foreach_norm(grads))).all())
+        ):
+            super().apply_gradients(gradients_dict)
+            return
+        for pid, grad in gradients_dict.items():
+            self._params[pid].grad = grad
+        for module_id, optimizer_names in self._module_optimizers.items():
+            for optimizer_name in optimizer_names:
+                self.get_optimizer(module_id, optimizer_name).step()
+
     def _actor_delayed(self, cfg: Any) -> bool:
         """Whether this update skips the actor (TD3: all but every ``policy_delay``-th)."""
         return self._num_updates % max(1, cfg.policy_delay) != 0
