@@ -49,9 +49,12 @@ runs on 2026-11-22)::
     on 2026-11-23 (1,025 / 1,314 on 2026-11-22; async 1,020 / 1,172); intensity 0.25:
     1,927 (2 × 128, sync, 2026-11-22)
 
-The 2026-11-23 code (attention mask broadcast, float dropout masks) is ~10% faster per
-update in an interleaved A/B of the learner alone (median 69.7 -> 63.0 ms on 1 thread),
-a difference this benchmark's run-to-run spread hides.
+This session's changes (attention mask broadcast, float dropout masks, the target
+encoder's dropout as an argument instead of mode toggles, one finiteness check for all
+gradients), measured interleaved with the code before them (6449426) on the same machine,
+0 runners × 32 users, 20 s rows, three pairs: 345–361 -> 376–439 user-steps/s, 67.9–70.7
+-> 53.7–62.9 ms per update (2026-11-23). The table's columns, taken minutes or a day
+apart, cannot show a difference of this size through the machine's spread.
 
 At the paper's replay ratio the learner bounds the rate: ~60-70 ms per update of 64 on
 these cores is at most ~1,000 trained samples/s, i.e. ~500 user-steps/s at 2 samples per
