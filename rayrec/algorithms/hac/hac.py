@@ -71,6 +71,9 @@ class HACConfig(DQNConfig):
         actor_lr / critic_lr / kernel_lr: learning rates of the three optimizers
             (1e-4 / 1e-3 / 1e-4; the kernel rate is the paper's "behavior lr").
         weight_decay: Adam weight decay of every optimizer (1e-5).
+        grad_clip / grad_clip_by: RLlib's gradient clipping per optimizer (None = off,
+            the reference code's; RLlib's DQN default, which HAC inherited until
+            2026-11-23, was 40 by global norm).
         hyper_actor_coef: λ_h, weight of L_Hyper (0.1; paper grid {0, 0.1, 1}).
         bce_coef: β, weight of L_BCE (1.0).
         actor_q_coef: weight of L_QMax in the actor loss (1.0; 0 = supervised only).
@@ -130,6 +133,10 @@ class HACConfig(DQNConfig):
         self.async_sampling = False
         self.store_buffer_in_checkpoints = True
         self.lr = 1e-3  # unused: each optimizer has its own rate
+        # No gradient clipping, as in the reference code (DQNConfig's default is 40 by
+        # global norm; on ML-1M the critic's gradient norm reaches ~1,600 and that clip
+        # bound it). `grad_clip` stays a config field.
+        self.grad_clip = None
         self.train_batch_size_per_learner = 64
         self.num_steps_sampled_before_learning_starts = 2000
         # HAC replays from a SlateTransitionBuffer built from "capacity" and "rng_seed"
