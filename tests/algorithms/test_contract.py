@@ -388,6 +388,29 @@ def test_model_fields_are_set_with_the_model_prefix(algo: str, slate_env: SlateE
     assert len(module.state_encoder.encoder.layers.layers) == 1
 
 
+@pytest.mark.parametrize("bounded", [True, False])
+def test_tanh_hyper_action_bounds_z_only_when_on(
+    bounded: bool, slate_env: SlateEnv, slate_batch: dict[str, Any]
+) -> None:
+    """``model.tanh_hyper_action`` (ours, on by default): Z = tanh(MLP(s)) stays in
+    [-1, 1]; off, Z = MLP(s) as in the reference code, unbounded."""
+    config, _ = build_config(
+        TrainOptions(algo="hac", env=str(SYNTHETIC), overrides={"model.tanh_hyper_action": bounded})
+    )
+    spec = config.get_default_rl_module_spec()
+    spec.observation_space = slate_env.single_observation_space
+    spec.action_space = slate_env.single_action_space
+    spec.model_config = config.model_config
+    torch.manual_seed(0)
+    module = spec.build()
+    with torch.no_grad():
+        last = [m for m in module.actor.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.bias.fill_(3.0)  # pre-activation ≈ 3 everywhere
+        z = module.actor(module.encode(slate_batch[Columns.OBS]))
+    assert bool((z.abs() <= 1).all()) is bounded
+    assert any(isinstance(m, torch.nn.Tanh) for m in module.actor.modules()) is bounded
+
+
 def test_an_unknown_model_field_is_named_with_the_known_ones() -> None:
     with pytest.raises(InputError, match=r"model\.dropuot.*model\.dropout"):
         build_config(TrainOptions(algo="hac", env=str(SYNTHETIC), overrides={"model.dropuot": 0.0}))

@@ -34,6 +34,10 @@ class HACModelConfig:
     #: default: a deterministic TD target (the reference code's target networks ran in
     #: train mode, with dropout); also a third of the learner's encoder cost on CPU.
     target_dropout: bool = False
+    #: (ours) Z = tanh(MLP(s)), bounded so the critic is never asked to extrapolate far
+    #: (an unbounded Z diverged in our first runs). False: Z = MLP(s), as in the
+    #: reference code. On ML-1M the bounded Z saturates (|Z| reaches √(d+1)).
+    tanh_hyper_action: bool = True
 
     @classmethod
     def from_model_config(cls, model_config: dict[str, Any]) -> HACModelConfig:

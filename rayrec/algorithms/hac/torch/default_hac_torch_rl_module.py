@@ -7,7 +7,8 @@ Recommendation" (WWW 2023); ``../shared/specs/hac.md``.
   observed history of item ids and feedback (padding masked), plus a user-id
   embedding. The history items are embedded with the item kernel Φ itself.
 - Hyper-action ``Z_t = tanh(MLP(s_t))`` of width d + 1 (the last entry is a bias);
-  the tanh bound is ours (the reference code clips its noise to ±1 but not Z).
+  the tanh bound is ours (`tanh_hyper_action`; the reference code clips its noise to ±1
+  but not Z).
 - Item kernel ``Φ(i) = [e_i; 1]``: trainable item embeddings; ``score(i|Z) = Φ(i)ᵀZ``
   over the whole pool in one matrix product; the effect action is the top-K.
 - Inverse pooling ``Ẑ(a) = mean_{i∈a} Φ(i)``; critic ``Q(s, Z) = MLP([s; Z])``.
@@ -122,8 +123,10 @@ class DefaultHACTorchRLModule(TorchRLModule, TargetNetworkAPI):
         with torch.no_grad():
             self.kernel.weight[0].zero_()
         self.state_encoder = StateEncoder(cfg, n_users, n_feedback, history)
-        # Z = tanh(MLP(s)): bounded, so the critic is never asked to extrapolate far.
-        self.actor = nn.Sequential(MLP(d, cfg.actor_hidden, self.z_dim), nn.Tanh())
+        # Z = tanh(MLP(s)): bounded, so the critic is never asked to extrapolate far
+        # (tanh_hyper_action=False: Z = MLP(s), the reference code's form).
+        bound = [nn.Tanh()] if cfg.tanh_hyper_action else []
+        self.actor = nn.Sequential(MLP(d, cfg.actor_hidden, self.z_dim), *bound)
         self.critic = MLP(d + self.z_dim, cfg.critic_hidden, 1)
         self.critic_twin = MLP(d + self.z_dim, cfg.critic_hidden, 1) if cfg.twin_q else None
 
