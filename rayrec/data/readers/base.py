@@ -121,8 +121,13 @@ class DatasetReader(ABC):
         return display_name(path, self.root)
 
     def parse_file(self, path: Path, fmt: TableFormat, problems: ProblemCollector) -> ParsedTable:
-        shown = self.shown(path)
-        return parse_table(read_bytes(path, shown_as=shown), fmt, shown, problems)
+        return parse_file(path, self.root, fmt, problems)
+
+
+def parse_file(path: Path, root: Path, fmt: TableFormat, problems: ProblemCollector) -> ParsedTable:
+    """Read one table file and :func:`parse_table` it, problems named relative to ``root``."""
+    shown = display_name(path, root)
+    return parse_table(read_bytes(path, shown_as=shown), fmt, shown, problems)
 
 
 R = TypeVar("R", bound=type[DatasetReader])

@@ -37,9 +37,9 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from rayrec.data.io import COMPRESSED_SUFFIXES, display_name, find_file, read_bytes
-from rayrec.data.parsing import Column, ParsedTable, TableFormat, parse_table
-from rayrec.data.readers.base import DatasetReader, Parsed, register
+from rayrec.data.io import COMPRESSED_SUFFIXES, find_file
+from rayrec.data.parsing import Column, ParsedTable, TableFormat
+from rayrec.data.readers.base import DatasetReader, Parsed, parse_file, register
 from rayrec.data.schema import CLICK, LIKE, LONG_VIEW, WATCH_RATIO, InteractionLog, build_log
 from rayrec.errors import InputError, ProblemCollector
 
@@ -192,15 +192,6 @@ def video_features(table: ParsedTable) -> pd.DataFrame:
     return frame.set_index("video_id")
 
 
-def parse_quoted_file(
-    path: Path, root: Path, fmt: TableFormat, problems: ProblemCollector
-) -> ParsedTable:
-    """Read and :func:`parse_table` one quoted CSV (a last line cut inside a quoted
-    field is reported there)."""
-    shown = display_name(path, root)
-    return parse_table(read_bytes(path, shown_as=shown), fmt, shown, problems)
-
-
 def read_kuairand_features(
     root: Path | str, suffix: str = "pure"
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -229,8 +220,8 @@ def read_kuairand_features(
     users_path, videos_path = find_file(directory, user_name), find_file(directory, video_name)
     assert users_path is not None and videos_path is not None
     problems = ProblemCollector()
-    users = parse_quoted_file(users_path, root, USER_FEATURES_FORMAT, problems)
-    videos = parse_quoted_file(videos_path, root, VIDEO_FEATURES_FORMAT, problems)
+    users = parse_file(users_path, root, USER_FEATURES_FORMAT, problems)
+    videos = parse_file(videos_path, root, VIDEO_FEATURES_FORMAT, problems)
     problems.raise_if_any()
     return user_features(users), video_features(videos)
 
@@ -306,9 +297,9 @@ class KuaiRandPure(DatasetReader):
         out: Parsed = {"logs": logs}
         users, videos = self._features()
         if users is not None:
-            out["users"] = parse_quoted_file(users, self.root, USER_FEATURES_FORMAT, problems)
+            out["users"] = self.parse_file(users, USER_FEATURES_FORMAT, problems)
         if videos is not None:
-            out["videos"] = parse_quoted_file(videos, self.root, VIDEO_FEATURES_FORMAT, problems)
+            out["videos"] = self.parse_file(videos, VIDEO_FEATURES_FORMAT, problems)
         return out
 
     def build(self, parsed: Parsed) -> InteractionLog:

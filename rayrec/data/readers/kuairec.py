@@ -35,7 +35,6 @@ from rayrec.data.readers.base import DatasetReader, Parsed, register
 from rayrec.data.readers.kuairand import (
     USER_FEATURES_FORMAT,
     data_dir,
-    parse_quoted_file,
     user_features,
 )
 from rayrec.data.schema import LIKE, WATCH_RATIO, InteractionLog, build_log
@@ -164,10 +163,10 @@ class KuaiRec(DatasetReader):
         out: Parsed = {"matrix": table}
         users = self._side("user_features.csv")
         if users is not None:
-            out["users"] = parse_quoted_file(users, self.root, USER_FEATURES_FORMAT, problems)
+            out["users"] = self.parse_file(users, USER_FEATURES_FORMAT, problems)
         cats = self._side("item_categories.csv")
         if cats is not None:
-            cat_table = parse_quoted_file(cats, self.root, CATEGORIES_FORMAT, problems)
+            cat_table = self.parse_file(cats, CATEGORIES_FORMAT, problems)
             out["items"] = categories(cat_table, self.shown(cats), problems)
         return out
 
