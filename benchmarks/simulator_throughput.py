@@ -46,7 +46,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rayrec.simulator.env import EnvConfig, SingleUserSlateEnv, SlateEnv
+from rayrec.environments.slate import EnvConfig, SingleUserSlateEnv, SlateEnv
 from rayrec.simulator.simulator import Simulator
 
 DEFAULT_CHECKPOINT = Path("runs/simulators/ml1m/eval")

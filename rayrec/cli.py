@@ -248,8 +248,8 @@ def _sim_train_args(p: argparse.ArgumentParser) -> None:
 
 @command("simulator train", _sim_train_args)
 def _simulator_train(args: argparse.Namespace) -> int:
+    from rayrec.environments.rllib_env import DEFAULT_SIM_ROOT
     from rayrec.simulator.build import train_simulators
-    from rayrec.simulator.rllib_env import DEFAULT_SIM_ROOT
     from rayrec.simulator.spec import load_spec
 
     spec = load_spec(args.spec)
@@ -316,7 +316,7 @@ def _sim_check_args(p: argparse.ArgumentParser) -> None:
 
 def load_simulator_target(target: str, part: str, checkpoint: str | None = None) -> tuple[Any, Any]:
     """(Simulator, EnvConfig) from a spec file or a checkpoint folder."""
-    from rayrec.simulator.rllib_env import env_config_of, resolve_simulator
+    from rayrec.environments.rllib_env import env_config_of, resolve_simulator
 
     if not Path(target).is_dir():
         target = resolve_simulator(target, checkpoint, part=part, option="--checkpoint")
@@ -325,7 +325,7 @@ def load_simulator_target(target: str, part: str, checkpoint: str | None = None)
 
 @command("simulator check", _sim_check_args)
 def _simulator_check(args: argparse.Namespace) -> int:
-    from rayrec.simulator.rollout import POLICIES, rollout
+    from rayrec.environments.rollout import POLICIES, rollout
 
     sim, env_config = load_simulator_target(args.target, args.part, args.checkpoint)
     if args.users < 1:

@@ -114,9 +114,9 @@ def _options(plan: TablePlan, algo: str, seed: int, run_dir: Path) -> Any:
 
 def references(plan: TablePlan) -> dict[str, dict[str, float]]:
     """Random, most-popular and model-greedy oracle in the evaluation simulator."""
+    from rayrec.environments.rllib_env import resolve_simulator
+    from rayrec.environments.rollout import POLICIES
     from rayrec.evaluation.slate_metrics import evaluate_policy
-    from rayrec.simulator.rllib_env import resolve_simulator
-    from rayrec.simulator.rollout import POLICIES
     from rayrec.train import eval_simulator
 
     sim, env_cfg = eval_simulator(resolve_simulator(plan.env, None))

@@ -28,12 +28,12 @@ from typing import Any
 
 from rayrec.algorithms.registry import make_config
 from rayrec.data.io import atomic_write_text
+from rayrec.environments.rllib_env import env_config_of, register, resolve_simulator
+from rayrec.environments.rollout import random_policy
+from rayrec.environments.slate import EnvConfig
 from rayrec.errors import InputError
 from rayrec.evaluation.slate_metrics import evaluate_policy, module_policy
-from rayrec.simulator.env import EnvConfig
 from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
-from rayrec.simulator.rllib_env import env_config_of, register, resolve_simulator
-from rayrec.simulator.rollout import random_policy
 from rayrec.simulator.simulator import Simulator
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.core.rl_module.rl_module import RLModule
 
 from rayrec.algorithms.keys import RESPONSE, SLATE_VALID
-from rayrec.simulator.keys import INFO_RESPONSE, INFO_SLATE_VALID
+from rayrec.environments.keys import INFO_RESPONSE, INFO_SLATE_VALID
 
 
 class AddSlateResponsesToTrainBatch(ConnectorV2):

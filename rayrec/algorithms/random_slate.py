@@ -2,7 +2,7 @@
 
 Each forward pass draws K distinct items uniformly from the pool for every
 observation (Gumbel top-K over a uniform score, one tensor op), so slates are
-always valid actions of :class:`~rayrec.simulator.env.SlateEnv`. It has no
+always valid actions of :class:`~rayrec.environments.slate.SlateEnv`. It has no
 parameters to train; :class:`RandomSlateConfig` is an ``AlgorithmConfig`` whose
 default module is this one, which lets env runners sample without an algorithm.
 """

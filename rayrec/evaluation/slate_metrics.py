@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from rayrec.simulator.env import EnvConfig
-from rayrec.simulator.rollout import SlatePolicy, rollout
+from rayrec.environments.rollout import SlatePolicy, rollout
+from rayrec.environments.slate import EnvConfig
 from rayrec.simulator.simulator import Simulator
 
 

@@ -1,6 +1,5 @@
-"""The learned user simulator: slates from logs, response + leave model, batched envs."""
+"""The learned user simulator: slates from logs, response + leave model, checkpoints."""
 
-from rayrec.simulator.env import EnvConfig, LeaveConfig, SingleUserSlateEnv, SlateEnv
 from rayrec.simulator.simulator import Simulator
 
-__all__ = ["EnvConfig", "LeaveConfig", "Simulator", "SingleUserSlateEnv", "SlateEnv"]
+__all__ = ["Simulator"]

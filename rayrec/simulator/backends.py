@@ -1,4 +1,4 @@
-"""Response backends: what a :class:`~rayrec.simulator.env.SlateEnv` asks about users.
+"""Response backends: what a :class:`~rayrec.environments.slate.SlateEnv` asks about users.
 
 A backend holds the batched user state and answers three questions with tensor
 ops for B users at once: the initial state of drawn users, the per-item per-

@@ -1,16 +1,4 @@
-"""Names of observation, info and result keys shared by the simulator and the policies."""
-
-OBS_USER = "user"
-OBS_USER_FEATURES = "user_features"
-OBS_HISTORY_ITEMS = "history_items"
-OBS_HISTORY_FEEDBACK = "history_feedback"
-
-#: info: (K, F) sampled per-item responses of the last slate (0 for invalid positions)
-INFO_RESPONSE = "response"
-#: info: (K,) whether each slate position was a valid, scored item
-INFO_SLATE_VALID = "slate_valid"
-#: info: patience left after the step
-INFO_PATIENCE = "patience"
+"""The two simulators a spec trains: on the first part of the log, and on all of it."""
 
 PART_TRAIN = "train"
 PART_EVAL = "eval"

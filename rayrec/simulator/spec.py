@@ -13,8 +13,8 @@ from typing import Literal
 
 from rayrec.config import from_dict, load_yaml
 from rayrec.data.synthetic import SyntheticConfig
+from rayrec.environments.slate import EnvConfig
 from rayrec.errors import InputError
-from rayrec.simulator.env import EnvConfig
 from rayrec.simulator.slates import FeedbackRule, SlateConfig
 
 

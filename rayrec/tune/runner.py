@@ -65,7 +65,7 @@ MAX_CHECKED_POINTS = 256
 def _simulator_folder(spec: TuneSpec) -> str | None:
     """The learned simulator's folder as an absolute path, resolved here in the driver:
     trials run in their own working folders, where ``runs/simulators`` is not."""
-    from rayrec.simulator.rllib_env import default_simulator_root
+    from rayrec.environments.rllib_env import default_simulator_root
     from rayrec.simulator.spec import load_spec
 
     if spec.simulator:
@@ -178,8 +178,8 @@ def stop_reached(stop: dict[str, Any], iteration: int, env_steps: int, seconds: 
 
 def evaluate(algo: Any, target: str, evaluation: dict[str, Any]) -> dict[str, float]:
     """Greedy policy and random policy in the evaluation simulator: eval_* / random_*."""
+    from rayrec.environments.rollout import random_policy
     from rayrec.evaluation.slate_metrics import evaluate_policy, module_policy
-    from rayrec.simulator.rollout import random_policy
     from rayrec.train import eval_simulator
 
     sim, env_cfg = eval_simulator(target)
@@ -277,7 +277,7 @@ def check_search_points(spec: TuneSpec, space: dict[str, Any], where: str) -> in
 
 def check_simulator(spec: TuneSpec, where: str) -> None:
     """The spec's simulator exists (a learned one must be trained first)."""
-    from rayrec.simulator.rllib_env import resolve_simulator
+    from rayrec.environments.rllib_env import resolve_simulator
 
     try:
         resolve_simulator(spec.env, spec.simulator, option="a `simulator:` key in the spec with")

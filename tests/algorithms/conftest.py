@@ -1,6 +1,6 @@
 """Shared pieces of the algorithm tests: the synthetic env, its spaces and a real batch.
 
-- ``slate_env``: a batched :class:`~rayrec.simulator.env.SlateEnv` of B users over the
+- ``slate_env``: a batched :class:`~rayrec.environments.slate.SlateEnv` of B users over the
   ground-truth synthetic simulator (``envs/synthetic.yaml``); its ``single_*`` spaces
   are what the env runners give the RLModule.
 - :func:`build_module`: an algorithm's RLModule built exactly as its config says
@@ -28,9 +28,9 @@ from ray.rllib.core.columns import Columns
 
 from rayrec.algorithms.keys import RESPONSE, SLATE_VALID
 from rayrec.algorithms.registry import ALGORITHMS
-from rayrec.simulator.env import SlateEnv
-from rayrec.simulator.keys import INFO_RESPONSE, INFO_SLATE_VALID
-from rayrec.simulator.rllib_env import make_env
+from rayrec.environments.keys import INFO_RESPONSE, INFO_SLATE_VALID
+from rayrec.environments.rllib_env import make_env
+from rayrec.environments.slate import SlateEnv
 
 REPO = Path(__file__).resolve().parents[2]
 SYNTHETIC = REPO / "envs" / "synthetic.yaml"

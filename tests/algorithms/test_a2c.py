@@ -30,9 +30,9 @@ from ray.rllib.core.rl_module.rl_module import RLModule
 from rayrec.algorithms.a2c import A2CConfig
 from rayrec.algorithms.a2c.torch.plackett_luce import TorchPlackettLuce, plackett_luce_cls
 from rayrec.algorithms.registry import make_config
+from rayrec.environments.slate import SlateEnv
 from rayrec.errors import InputError
 from rayrec.models.plackett_luce import PlackettLuce
-from rayrec.simulator.env import SlateEnv
 from rayrec.train import LOGGED_LEARNER_KEYS, TrainOptions, build_config
 from tests.algorithms.conftest import SYNTHETIC, B, slate_sizes
 from tests.algorithms.test_contract import assert_valid_slates

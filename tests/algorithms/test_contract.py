@@ -43,8 +43,8 @@ from rayrec.algorithms.keys import (
     TD_LOSS,
 )
 from rayrec.algorithms.registry import ALGORITHMS, make_config
+from rayrec.environments.slate import SlateEnv
 from rayrec.errors import InputError
-from rayrec.simulator.env import SlateEnv
 from rayrec.train import TrainOptions, build_config
 from tests.algorithms.conftest import SYNTHETIC, B, build_module, slate_sizes
 

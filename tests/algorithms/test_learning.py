@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from rayrec.environments.rollout import POLICIES, random_policy
 from rayrec.evaluation.slate_metrics import evaluate_policy, module_policy
-from rayrec.simulator.rollout import POLICIES, random_policy
 from rayrec.train import TrainOptions, build_config, eval_simulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,7 +89,7 @@ def test_training_twice_with_one_seed_is_identical(ray_session: object) -> None:
                 learner = built.train()["learners"]["default_policy"]
                 losses += [float(learner[k]) for k in ("L_TD", "L_QMax", "L_Hyper", "L_BCE")]
             sim, env_cfg = eval_simulator(target)
-            from rayrec.simulator.env import SlateEnv
+            from rayrec.environments.slate import SlateEnv
 
             env = SlateEnv(sim, 16, env_cfg, seed=0)
             obs, _ = env.reset(seed=0)

@@ -25,22 +25,21 @@ from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 
 from rayrec.algorithms.keys import BCE_LOSS, HYPER_LOSS, QMAX_LOSS, RESPONSE, SLATE_VALID, TD_LOSS
 from rayrec.algorithms.registry import make_config
-from rayrec.algorithms.supervised.logged import logged_transitions, train_part_transitions
 from rayrec.algorithms.supervised.offline_sl import OfflineSL
 from rayrec.config import to_dict
 from rayrec.data.datasets import SYNTHETIC as SYNTHETIC_NAME
-from rayrec.errors import InputError
-from rayrec.simulator.build import part_slates, train_simulators
-from rayrec.simulator.env import EnvConfig, SlateEnv
-from rayrec.simulator.keys import (
+from rayrec.environments.keys import (
     OBS_HISTORY_FEEDBACK,
     OBS_HISTORY_ITEMS,
     OBS_USER,
     OBS_USER_FEATURES,
-    PART_EVAL,
-    PART_TRAIN,
 )
-from rayrec.simulator.rllib_env import env_config_of
+from rayrec.environments.logged import logged_transitions, train_part_transitions
+from rayrec.environments.rllib_env import env_config_of
+from rayrec.environments.slate import EnvConfig, SlateEnv
+from rayrec.errors import InputError
+from rayrec.simulator.build import part_slates, train_simulators
+from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.slates import SlateData, build_slates
 from rayrec.simulator.spec import DatasetSpec, EnvSpec, load_spec
 from rayrec.train import TrainOptions, build_config

@@ -11,7 +11,7 @@ from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
 from rayrec.algorithms.hac.replay import SlateTransitionBuffer
 from rayrec.algorithms.keys import HYPER_ACTION, RESPONSE, SLATE_VALID
-from rayrec.simulator.keys import INFO_RESPONSE, INFO_SLATE_VALID, OBS_HISTORY_ITEMS, OBS_USER
+from rayrec.environments.keys import INFO_RESPONSE, INFO_SLATE_VALID, OBS_HISTORY_ITEMS, OBS_USER
 
 SYNTHETIC = Path(__file__).resolve().parents[2] / "envs" / "synthetic.yaml"
 

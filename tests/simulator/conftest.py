@@ -23,8 +23,8 @@ import pytest
 import torch
 
 from rayrec.data.synthetic import SyntheticConfig
+from rayrec.environments.slate import EnvConfig, LeaveConfig
 from rayrec.simulator.build import in_memory_simulator, train_simulators
-from rayrec.simulator.env import EnvConfig, LeaveConfig
 from rayrec.simulator.keys import PART_EVAL
 from rayrec.simulator.simulator import Simulator
 from rayrec.simulator.slates import FeedbackRule

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from rayrec.environments.slate import SlateEnv
 from rayrec.errors import InputError
 from rayrec.simulator.build import (
     encode_user_features,
@@ -21,7 +22,6 @@ from rayrec.simulator.build import (
     part_slates,
     train_simulators,
 )
-from rayrec.simulator.env import SlateEnv
 from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.response import predict
 from rayrec.simulator.simulator import Simulator, item_popularity, last_exposures

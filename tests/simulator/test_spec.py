@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from rayrec.config import to_dict
+from rayrec.environments.slate import EnvConfig, LeaveConfig, SlateEnv
 from rayrec.errors import InputError
-from rayrec.simulator.env import EnvConfig, LeaveConfig, SlateEnv
 from rayrec.simulator.simulator import Simulator
 from rayrec.simulator.spec import EnvSpec, load_spec
 from tests.simulator.conftest import ENVS

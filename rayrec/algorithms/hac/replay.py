@@ -33,7 +33,7 @@ import numpy as np
 from ray.rllib.core.columns import Columns
 
 from rayrec.algorithms.keys import HYPER_ACTION, RESPONSE, SLATE_VALID
-from rayrec.simulator.keys import INFO_RESPONSE, INFO_SLATE_VALID
+from rayrec.environments.keys import INFO_RESPONSE, INFO_SLATE_VALID
 
 
 class SlateTransitionBuffer:

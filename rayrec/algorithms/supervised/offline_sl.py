@@ -11,7 +11,7 @@ module and learner — HAC's with ``actor_q_coef = 0``, ``hyper_actor_coef = 0``
 
 The data are the slates the *train* simulator was fitted on (the first 80% of the
 log by time), as transitions in the env's observation format
-(:mod:`rayrec.algorithms.supervised.logged`). Z_t comes from the module's training
+(:mod:`rayrec.environments.logged`). Z_t comes from the module's training
 forward (no exploration noise and no stored hyper-action: the BCE is on π(s_t)).
 The critic is fitted on the logged returns and logged, but the policy never uses it.
 
@@ -42,7 +42,7 @@ from ray.rllib.utils.metrics import (
 )
 
 from rayrec.algorithms.hac.hac import HAC, HACConfig
-from rayrec.algorithms.supervised.logged import LoggedTransitions, train_part_transitions
+from rayrec.environments.logged import LoggedTransitions, train_part_transitions
 from rayrec.errors import InputError
 
 #: metric: transitions in the train part of the log
@@ -130,7 +130,7 @@ class OfflineSL(HAC):
         if not (cfg.env_config or {}).get("simulator"):
             raise InputError(
                 "offline-sl: env_config 'simulator' is required; its train part of the log"
-                " is the training data (see rayrec.simulator.rllib_env)"
+                " is the training data (see rayrec.environments.rllib_env)"
             )
         self.logged = train_part_transitions(cfg.env_config, cfg.logged_data_dir)
         if len(self.logged) == 0:

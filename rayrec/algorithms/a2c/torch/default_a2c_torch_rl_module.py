@@ -39,8 +39,8 @@ from torch import nn
 from rayrec.algorithms.a2c.default_a2c_rl_module import A2CModelConfig
 from rayrec.algorithms.a2c.torch.plackett_luce import TorchPlackettLuce, plackett_luce_cls
 from rayrec.algorithms.hac.torch.default_hac_torch_rl_module import StateEncoder, acting
+from rayrec.environments.keys import OBS_HISTORY_FEEDBACK, OBS_HISTORY_ITEMS, OBS_USER
 from rayrec.models.encoders import MLP
-from rayrec.simulator.keys import OBS_HISTORY_FEEDBACK, OBS_HISTORY_ITEMS, OBS_USER
 
 
 class DefaultA2CTorchRLModule(TorchRLModule, ValueFunctionAPI):

@@ -50,8 +50,8 @@ from rayrec.algorithms.keys import (
     SLATE_LOGITS,
     STATE,
 )
+from rayrec.environments.keys import OBS_HISTORY_FEEDBACK, OBS_HISTORY_ITEMS, OBS_USER
 from rayrec.models.encoders import MLP, SASRecEncoder
-from rayrec.simulator.keys import OBS_HISTORY_FEEDBACK, OBS_HISTORY_ITEMS, OBS_USER
 
 
 @contextmanager

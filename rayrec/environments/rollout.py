@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rayrec.simulator.env import EnvConfig, SlateEnv
+from rayrec.environments.slate import EnvConfig, SlateEnv
 from rayrec.simulator.simulator import Simulator
 
 #: (env, batched observation) -> (B, K) item ids

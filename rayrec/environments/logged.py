@@ -43,15 +43,15 @@ import numpy as np
 from ray.rllib.core.columns import Columns
 
 from rayrec.algorithms.keys import RESPONSE, SLATE_VALID
-from rayrec.errors import InputError
-from rayrec.simulator.env import EnvConfig
-from rayrec.simulator.keys import (
+from rayrec.environments.keys import (
     OBS_HISTORY_FEEDBACK,
     OBS_HISTORY_ITEMS,
     OBS_USER,
     OBS_USER_FEATURES,
-    PART_TRAIN,
 )
+from rayrec.environments.slate import EnvConfig
+from rayrec.errors import InputError
+from rayrec.simulator.keys import PART_TRAIN
 from rayrec.simulator.slates import SlateData
 
 
@@ -252,7 +252,7 @@ def train_part_transitions(
     checkpoint records them the data fingerprint and slate count.
 
     Args:
-        env_config: as for :func:`rayrec.simulator.rllib_env.make_env` (``simulator``,
+        env_config: as for :func:`rayrec.environments.rllib_env.make_env` (``simulator``,
             optional ``env`` overrides; the ``part`` is always ``train``).
         data_dir: the dataset folder (default: the spec's ``dataset.path``, then
             ``$RAYREC_DATA``); unused for the synthetic dataset.
@@ -260,8 +260,8 @@ def train_part_transitions(
     Raises:
         InputError: the target or the data is missing, or differs from the simulator's.
     """
+    from rayrec.environments.rllib_env import env_config_of
     from rayrec.simulator.build import load_spec_data, part_slates
-    from rayrec.simulator.rllib_env import env_config_of
     from rayrec.simulator.simulator import population_from_slates
     from rayrec.simulator.slates import build_slates
     from rayrec.simulator.spec import load_spec

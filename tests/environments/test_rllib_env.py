@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rayrec.environments.rllib_env import env_config_of, make_env
+from rayrec.environments.slate import SingleUserSlateEnv, SlateEnv
 from rayrec.errors import InputError
-from rayrec.simulator.env import SingleUserSlateEnv, SlateEnv
-from rayrec.simulator.rllib_env import env_config_of, make_env
 
 REPO = Path(__file__).resolve().parents[2]
 SYNTHETIC = str(REPO / "envs" / "synthetic.yaml")
@@ -77,7 +77,7 @@ def test_learned_simulators_are_found_under_rayrec_simulators(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On a cluster the checkpoints are mounted outside the job's working dir."""
-    from rayrec.simulator.rllib_env import SIM_ROOT_ENV, resolve_simulator
+    from rayrec.environments.rllib_env import SIM_ROOT_ENV, resolve_simulator
 
     spec = str(Path(__file__).resolve().parents[2] / "envs" / "ml1m.yaml")
     monkeypatch.setenv(SIM_ROOT_ENV, str(tmp_path))

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from rayrec.config import from_dict, to_dict
+from rayrec.environments.slate import EnvConfig, SingleUserSlateEnv, SlateEnv
 from rayrec.errors import InputError
-from rayrec.simulator.env import EnvConfig, SingleUserSlateEnv, SlateEnv
 from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.simulator import Simulator
 

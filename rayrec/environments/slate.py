@@ -38,8 +38,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from rayrec.errors import InputError
-from rayrec.simulator.keys import (
+from rayrec.environments.keys import (
     INFO_PATIENCE,
     INFO_RESPONSE,
     INFO_SLATE_VALID,
@@ -48,6 +47,7 @@ from rayrec.simulator.keys import (
     OBS_USER,
     OBS_USER_FEATURES,
 )
+from rayrec.errors import InputError
 from rayrec.simulator.simulator import Simulator
 
 

@@ -17,15 +17,7 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from rayrec.simulator.build import in_memory_simulator
-from rayrec.simulator.env import (
-    EnvConfig,
-    InvalidActionError,
-    LeaveConfig,
-    SingleUserSlateEnv,
-    SlateEnv,
-)
-from rayrec.simulator.keys import (
+from rayrec.environments.keys import (
     INFO_PATIENCE,
     INFO_RESPONSE,
     INFO_SLATE_VALID,
@@ -34,7 +26,15 @@ from rayrec.simulator.keys import (
     OBS_USER,
     OBS_USER_FEATURES,
 )
-from rayrec.simulator.rollout import POLICIES, rollout
+from rayrec.environments.rollout import POLICIES, rollout
+from rayrec.environments.slate import (
+    EnvConfig,
+    InvalidActionError,
+    LeaveConfig,
+    SingleUserSlateEnv,
+    SlateEnv,
+)
+from rayrec.simulator.build import in_memory_simulator
 from rayrec.simulator.simulator import Simulator
 from rayrec.simulator.spec import load_spec
 from tests.simulator.conftest import ENVS, MAX_STEPS, H, K, tiny_ground_truth_spec
