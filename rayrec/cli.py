@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -396,8 +397,6 @@ def _train(args: argparse.Namespace) -> int:
     """train an algorithm against a simulator, then evaluate it"""
     from rayrec.train import LOGGED_LEARNER_KEYS, TrainOptions, parse_overrides, run_training
 
-    _quiet_ray_notices(args)
-
     env_name = Path(args.env).stem
     opts = TrainOptions(
         algo=args.algo,
@@ -413,31 +412,38 @@ def _train(args: argparse.Namespace) -> int:
         out=args.out or f"runs/train/{args.algo}-{env_name}-s{args.seed}",
         eval_users=args.eval_users,
     )
+    _quiet_ray_notices(args)
 
     def progress(row: dict[str, Any]) -> None:
         ret = row.get("episode_return_mean")
-        ret_s = f"{ret:8.3f}" if isinstance(ret, int | float) else "       -"
+        ret_s = f"{ret:8.3f}" if isinstance(ret, int | float) and math.isfinite(ret) else "       -"
         losses = "  ".join(
             f"{k} {v:.3f}" for k, v in row.items() if k.startswith("L_") or k in LOGGED_LEARNER_KEYS
         )
         print(
             f"iter {row['iteration']:>4}  steps {row['env_steps']:>8}  return {ret_s}"
-            f"  {losses}  ({row['seconds']:.0f}s)",
+            f"  {losses}  ({row['train_seconds']:.0f}s)",
             flush=True,
         )
 
     result = run_training(opts, progress)
-    print(f"evaluation ({opts.eval_users} users, evaluation simulator, greedy):")
-    print(f"  {'policy':<12}{'total reward':>14}{'depth':>8}{'variance':>10}{'coverage':>10}")
-    for name, m in result["evaluation"].items():
-        print(
-            f"  {name:<12}{m['total_reward']:>14.3f}{m['depth']:>8.2f}"
-            f"{m['reward_variance']:>10.3f}{m['coverage']:>10.3f}"
-        )
+    print(f"evaluation ({opts.eval_users} users, {result['protocol']}, greedy):")
+    _print_metrics(result["protocol"], result["evaluation"], indent="  ")
     print(f"checkpoint: {result['checkpoint']}")
     if args.json:
         emit_json(result)
     return 0
+
+
+def _print_metrics(protocol: str, by_policy: dict[str, dict[str, float]], indent: str = "") -> None:
+    """One line per policy with the protocol's summary metrics."""
+    from rayrec.evaluation import get_protocol
+
+    keys = get_protocol(protocol).shown
+    width = max(12, *(len(k) + 2 for k in keys))
+    print(f"{indent}{'policy':<12}" + "".join(f"{k:>{width}}" for k in keys))
+    for name, m in by_policy.items():
+        print(f"{indent}{name:<12}" + "".join(f"{m[k]:>{width}.4f}" for k in keys))
 
 
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
@@ -451,35 +457,40 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
 
 @command("evaluate", _evaluate_args)
 def _evaluate(args: argparse.Namespace) -> int:
-    """evaluate a trained policy greedily in the evaluation simulator"""
+    """evaluate a trained policy by the protocol of the env's kind"""
     from rayrec.train import evaluate_checkpoint
 
+    if args.episodes < 1:
+        raise InputError(f"--episodes: expected an integer >= 1, got {args.episodes}")
     res = evaluate_checkpoint(
         args.checkpoint, args.env, simulator=args.simulator, users=args.episodes, seed=args.seed
     )
-    keys = ("total_reward", "depth", "reward_variance", "coverage", "intra_list_diversity")
-    print(f"{'policy':<10}" + "".join(f"{k:>22}" for k in keys))
-    for name, m in res.items():
-        print(f"{name:<10}" + "".join(f"{m[k]:>22.4f}" for k in keys))
+    print(f"{res.protocol}: {res.evaluated} evaluated on the {res.data}")
+    _print_metrics(res.protocol, res.by_policy("agent"))
     if args.json:
-        emit_json(res["agent"] | {"random": res["random"]})
+        emit_json({**res.metrics, **res.references})
     return 0
 
 
 # ------------------------------------------------------------ reproductions
 def _reproduce_args(p: argparse.ArgumentParser) -> None:
-    from rayrec.reproduce import HAC_TABLE_ALGOS, TABLES
+    from rayrec.tables import TABLES
 
     p.add_argument(
-        "table", choices=sorted(TABLES), help="; ".join(f"{k}: {v}" for k, v in TABLES.items())
+        "table",
+        nargs="?",
+        help=f"the table to reproduce ({', '.join(sorted(TABLES))}; --list says what each is)",
     )
-    p.add_argument("--env", default="envs/ml1m.yaml", help="env spec (default: ML-1M)")
-    p.add_argument("--algos", nargs="+", default=list(HAC_TABLE_ALGOS), help="rows to train")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--list", action="store_true", help="list the tables and what each reproduces")
+    p.add_argument("--env", help="env spec (default: the table's)")
+    p.add_argument("--algos", nargs="+", help="rows to train (default: the table's)")
+    p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the table's)")
     p.add_argument(
-        "--budget-steps", type=int, default=16_384, help="env (user-)steps of training per run"
+        "--budget-steps",
+        type=int,
+        help="env (user-)steps of training per run (default: the table's)",
     )
-    p.add_argument("--eval-users", type=int, default=500)
+    p.add_argument("--eval-users", type=int, help="users of the evaluation (default: the table's)")
     p.add_argument("--num-env-runners", type=int, default=0)
     p.add_argument("--out", help="output folder (default runs/reproduce/<table>-<env>)")
     p.add_argument("--json", action="store_true", help="end with one JSON object (summary)")
@@ -488,19 +499,29 @@ def _reproduce_args(p: argparse.ArgumentParser) -> None:
 @command("reproduce", _reproduce_args)
 def _reproduce(args: argparse.Namespace) -> int:
     """train and evaluate every row of a paper's table; resumable"""
-    from rayrec.reproduce import TablePlan, run_hac_table
+    from rayrec.tables import TABLES, get_table, run_table
 
-    plan = TablePlan(
+    if args.list:
+        for table in TABLES.values():
+            print(f"{table.name:<14}{table.reproduces} (default env {table.env})")
+        return 0
+    if args.table is None:
+        raise InputError(
+            f"reproduce: expected a table name, one of: {', '.join(sorted(TABLES))} (or --list)"
+        )
+    table = get_table(args.table)
+    plan = table.plan(
         env=args.env,
-        algos=tuple(args.algos),
-        seeds=tuple(args.seeds),
+        algos=tuple(args.algos) if args.algos else None,
+        seeds=tuple(args.seeds) if args.seeds else None,
         budget_steps=args.budget_steps,
         eval_users=args.eval_users,
         num_env_runners=args.num_env_runners,
     )
-    out = Path(args.out or f"runs/reproduce/{args.table}-{Path(args.env).stem}")
+    plan.validate()
+    out = Path(args.out or f"runs/reproduce/{table.name}-{Path(plan.env).stem}")
     _quiet_ray_notices(args)
-    summary = run_hac_table(plan, out)
+    summary = run_table(table, plan, out, say=lambda line: print(line, flush=True))
     print(summary["markdown"], end="")
     print(f"table: {out / 'table.md'}  runs: {out / 'runs.csv'}")
     if args.json:

@@ -146,6 +146,43 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     return value
 
 
+#: the value types a data field's current default can say (``--config`` checks)
+_DEFAULT_TYPES: tuple[tuple[type, Any], ...] = (
+    (bool, bool),  # before int: a bool is an int
+    (int, int),
+    (float, float),
+    (str, str),
+    (list, list[Any]),
+    (tuple, list[Any]),
+    (dict, dict[str, Any]),
+)
+
+
+def data_fields(obj: Any) -> dict[str, Any]:
+    """The public, non-callable data attributes of ``obj`` and their current values:
+    what a ``KEY=VALUE`` override may set (not methods, properties, classes or
+    private state)."""
+    return {
+        name: value
+        for name, value in vars(obj).items()
+        if not name.startswith("_") and not callable(value)
+    }
+
+
+def check_like(default: Any, value: Any, where: str) -> Any:
+    """``value`` checked (and converted, as :func:`from_dict` does) against the type of
+    a field's current ``default``: bool, int, float (an int or ``"1e-3"`` is taken),
+    str, list or mapping; a field whose default is None, or of another type, takes
+    any value. ``where`` names the field in the error."""
+    if hasattr(value, "item") and type(value).__module__ == "numpy":
+        value = value.item()  # a numpy scalar (Tune's samplers) as its Python value
+    for kind, tp in _DEFAULT_TYPES:
+        if isinstance(default, kind):
+            converted = _convert(tp, value, where)
+            return tuple(converted) if kind is tuple else converted
+    return value
+
+
 def to_dict(obj: Any) -> Any:
     """A dataclass (nested) as plain dicts/lists, for YAML/JSON."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

@@ -1,16 +1,27 @@
-"""Train an algorithm against a simulator and evaluate it: what ``rayrec train`` runs.
+"""The one training path: what ``rayrec train``, Tune trials and tables all run.
 
-The agent trains in the spec's *train* simulator (first 80% of the log by time) and is
-evaluated greedily in its *evaluation* simulator (all of the log), next to a random
+:func:`build_config` turns :class:`TrainOptions` into a validated RLlib config (typed
+``--config`` overrides, the env-kind check, seeds) before Ray starts.
+:class:`TrainingRun` builds (or restores) the algorithm and trains it until a stop
+criterion is met; each iteration gives one row (:func:`iteration_row`), checkpoints
+follow one cadence and one layout (:meth:`TrainingRun.save`: ``algorithm/`` with
+RLlib's state, ``rayrec_trial.json`` with the counters), and the last iteration is
+evaluated by the algorithm's protocol (:mod:`rayrec.evaluation`). Where the rows,
+checkpoints and evaluation go is the caller's :class:`RunSink`: :class:`LocalOutputs`
+for ``rayrec train`` (below), ``tune.report`` for a Tune trial
+(:mod:`rayrec.tune.runner`).
+
+The agent trains in the spec's *train* simulator (first 80% of the log by time) and
+is evaluated greedily in its *evaluation* simulator (all of the log), next to a random
 policy, as the HAC paper's protocol says. Ray is started locally unless a cluster is
 reachable (``RAY_ADDRESS`` / ``ray start``); env runners each step a batched
 ``SlateEnv`` of ``num_envs_per_env_runner`` users.
 
-Outputs in ``out``: ``checkpoint/`` (RLlib algorithm checkpoint, resumable),
-``progress.csv`` (one row per iteration), ``tensorboard/`` (the same scalars plus the
-final evaluation, as TensorBoard event files: ``tensorboard --logdir OUT``),
-``result.json`` (config, budget, final evaluation of the agent and of the random
-policy).
+Outputs of ``rayrec train`` in ``out``: ``checkpoint/`` (``algorithm/``, RLlib's
+algorithm checkpoint, and ``rayrec_trial.json``, the counters), ``progress.csv`` (one
+row per iteration), ``tensorboard/`` (the same scalars plus the final evaluation, as
+TensorBoard event files: ``tensorboard --logdir OUT``), ``result.json`` (config,
+budget, final evaluation of the agent and of the reference policies).
 """
 
 from __future__ import annotations
@@ -18,33 +29,75 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import difflib
 import json
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol
 
 from rayrec.algorithms.registry import make_config
+from rayrec.config import check_like, data_fields, from_dict
 from rayrec.data.io import atomic_write_text
-from rayrec.environments.rllib_env import env_config_of, register, resolve_simulator
-from rayrec.environments.rollout import random_policy
-from rayrec.environments.slate import EnvConfig
+from rayrec.environments.rllib_env import register, resolve_simulator
 from rayrec.errors import InputError
-from rayrec.evaluation.slate_metrics import evaluate_policy, module_policy
-from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
-from rayrec.simulator.simulator import Simulator
+from rayrec.evaluation import EvalResult, EvaluationProtocol, get_protocol, protocol_for_kind
+from rayrec.simulator.keys import PART_TRAIN
 
 log = logging.getLogger(__name__)
 RL_MODULE_PATH = Path("learner_group") / "learner" / "rl_module" / "default_policy"
 #: learner results logged per iteration besides rayrec's own "L_*" losses (PPO / A2C's)
 LOGGED_LEARNER_KEYS = ("policy_loss", "vf_loss", "entropy", "vf_explained_var")
+#: inside a checkpoint folder: the RLlib algorithm state and the run's counters
+ALGO_DIR = "algorithm"
+TRIAL_STATE = "rayrec_trial.json"
+#: ``--config model.<field>=value`` sets a field of the algorithm's model config
+MODEL_PREFIX = "model."
 
 
+# ----------------------------------------------------------------- adapters
+# ADAPTER(issue 11): the registry's metadata (AlgorithmEntry: env_kinds, protocol,
+# samples_env; check_env_kind) and rayrec.environments.read_kind land with the
+# algorithms and environments parts; until then every algorithm trains on the one env
+# kind that exists, "slate", and is evaluated by its protocol.
+def _read_kind(env: str) -> str:
+    return "slate"
+
+
+def _check_env_kind(algo: str, kind: str, env: str) -> None:
+    if kind != "slate":
+        raise InputError(f"{env}: kind: {algo} trains on env kind 'slate', got {kind!r}")
+
+
+def _algorithm_protocol(algo: str) -> str:
+    return "slate_rollout"
+
+
+def algorithm_protocol(algo: str) -> EvaluationProtocol:
+    """The evaluation protocol ``algo`` declares."""
+    return get_protocol(_algorithm_protocol(algo))
+
+
+def samples_env(algo: str, config: Any = None) -> bool:
+    """Whether ``algo`` samples env steps (offline SL learns from the log only)."""
+    return bool(
+        getattr(config if config is not None else make_config(algo), "samples_env_steps", True)
+    )
+
+
+# ------------------------------------------------------------------ options
 @dataclass
 class TrainOptions:
-    """What ``rayrec train`` was asked to do."""
+    """What one training run is asked to do (``rayrec train``'s options).
+
+    ``overrides`` are ``--config`` fields (``model.<field>`` for the model config);
+    ``source`` formats the name of an overridden field in errors (``--config {key}``
+    on the command line, ``config.{key}`` in a sweep spec).
+    """
 
     algo: str
     env: str
@@ -59,43 +112,95 @@ class TrainOptions:
     out: str = "runs/train"
     eval_users: int = 500
     checkpoint_every: int = 10
+    source: str = "--config {key}"
+
+    def validate(self) -> None:
+        """Seeds and counts in range (before anything is built).
+
+        Raises:
+            InputError: naming the option, the bound and the value.
+        """
+        for option, value, low in (
+            ("--seed", self.seed, 0),
+            ("--num-env-runners", self.num_env_runners, 0),
+            ("--num-envs", self.num_envs_per_env_runner, 1),
+            ("--eval-users", self.eval_users, 1),
+            ("--checkpoint-every", self.checkpoint_every, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InputError(f"{option}: expected an integer >= {low}, got {value!r}")
+        if not self.gpus >= 0:
+            raise InputError(f"--gpus: expected a number >= 0, got {self.gpus!r}")
+
+    def stop(self) -> StopCriteria:
+        return StopCriteria(iterations=self.stop_iters, env_steps=self.stop_timesteps)
 
 
-#: ``--config model.<field>=value`` sets a field of the algorithm's model config
-MODEL_PREFIX = "model."
+# ------------------------------------------------------------------ config
+def apply_overrides(
+    config: Any, algo: str, overrides: Mapping[str, Any], source: str = "--config {key}"
+) -> None:
+    """Set ``overrides`` on ``config``: only its declared data fields, each value checked
+    against the field's current default; ``model.<field>`` values through the
+    algorithm's model-config dataclass (its own checks included).
+
+    Raises:
+        InputError: naming the field, what it expects and what it got.
+    """
+    fields = data_fields(config)
+    model: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key.startswith(MODEL_PREFIX):
+            model[key[len(MODEL_PREFIX) :]] = value
+            continue
+        where = source.format(key=key)
+        if key not in fields:
+            raise InputError(f"{where}: {_not_a_field(config, algo, key, fields)}")
+        setattr(config, key, check_like(fields[key], value, where))
+    if model:
+        config.rl_module(model_config=_model_config(config, algo, model, source))
 
 
-def _model_field(config: Any, algo: str, key: str) -> str:
-    """The model-config field named by ``model.<field>``, checked against the algorithm's
-    model-config dataclass (sizes, dropout, ...)."""
-    name = key[len(MODEL_PREFIX) :]
+def _not_a_field(config: Any, algo: str, key: str, fields: Mapping[str, Any]) -> str:
+    text = f"not a field of the {algo} config"
+    if hasattr(config, key):
+        attr = getattr(type(config), key, None)
+        what = "a property" if isinstance(attr, property) else "a method or class"
+        text += f" ({what}, not a settable data field)"
+    close = difflib.get_close_matches(key, list(fields), n=3)
+    return text + (f"; did you mean {', '.join(close)}?" if close else "")
+
+
+def _model_config(config: Any, algo: str, model: dict[str, Any], source: str) -> dict[str, Any]:
+    """The algorithm's model config with ``model`` applied, built through its dataclass
+    so its type and range checks run now."""
     cls = getattr(config, "model_config_class", None)
     known = sorted(f.name for f in dataclasses.fields(cls)) if cls is not None else []
-    if name not in known:
-        raise InputError(
-            f"--config {key}: not a model field of {algo}; expected one of: "
-            + ", ".join(f"model.{k}" for k in known)
-        )
-    return name
+    for name in model:
+        if name not in known:
+            raise InputError(
+                f"{source.format(key=MODEL_PREFIX + name)}: not a model field of {algo};"
+                " expected one of: " + ", ".join(f"{MODEL_PREFIX}{k}" for k in known)
+            )
+    current = {k: v for k, v in (config._model_config or {}).items() if k in known}
+    built = from_dict(cls, {**current, **model}, source.format(key="model"))  # type: ignore[arg-type]
+    return {**config._model_config, **{k: getattr(built, k) for k in model}}
 
 
 def build_config(opts: TrainOptions) -> tuple[Any, str]:
-    """The algorithm config for ``opts`` (validated) and the simulator target."""
-    target = resolve_simulator(opts.env, opts.simulator)
+    """The algorithm config for ``opts`` (validated) and the simulator target.
+
+    Everything here runs before Ray starts: bad options, overrides or a mismatched
+    algorithm / env kind pair are an :class:`InputError` naming the option or field.
+    """
+    opts.validate()
     config = make_config(opts.algo)
+    _check_env_kind(opts.algo, _read_kind(opts.env), opts.env)
     off_policy = isinstance(getattr(config, "replay_buffer_config", None), dict)
     if off_policy:
         config.replay_buffer_config = {**config.replay_buffer_config, "rng_seed": opts.seed}
-    model: dict[str, Any] = {}
-    for key, value in opts.overrides.items():
-        if key.startswith(MODEL_PREFIX):
-            model[_model_field(config, opts.algo, key)] = value
-            continue
-        if not hasattr(config, key):
-            raise InputError(f"--config {key}: not a field of the {opts.algo} config")
-        setattr(config, key, value)
-    if model:
-        config.rl_module(model_config={**config._model_config, **model})
+    apply_overrides(config, opts.algo, opts.overrides, opts.source)
+    target = resolve_simulator(opts.env, opts.simulator)
     per_runner_cpu = 0.5 if opts.num_env_runners else 0
     config = (
         config.environment(
@@ -112,11 +217,7 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
         )
         .learners(num_gpus_per_learner=opts.gpus)
         # an algorithm that learns from the log only (offline-sl) samples no env steps
-        .reporting(
-            min_sample_timesteps_per_iteration=256
-            if getattr(config, "samples_env_steps", True)
-            else 0
-        )
+        .reporting(min_sample_timesteps_per_iteration=256 if samples_env(opts.algo, config) else 0)
         # A crashed or preempted env runner (spot node, OOM kill) is restarted by Ray
         # and gets the current weights before it samples again; training goes on
         # (tests/cluster/test_env_runner_fault.py). RLlib's default waits 60 s before a
@@ -128,16 +229,281 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
         )
         .debugging(seed=opts.seed)
     )
-    try:
-        config.validate()
-    except ValueError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        raise InputError(first) from exc  # without RLlib's "to suppress..." boilerplate
+    validate_config(config)
     return config, target
 
 
-def eval_simulator(target: str) -> tuple[Simulator, EnvConfig]:
-    return env_config_of({"simulator": target, "part": PART_EVAL})
+def validate_config(config: Any) -> None:
+    """RLlib's ``validate()``, its error as an :class:`InputError` (first line only,
+    without RLlib's "to suppress..." boilerplate)."""
+    try:
+        config.validate()
+    except ValueError as exc:
+        text = str(exc).strip()
+        raise InputError(text.splitlines()[0] if text else repr(exc)) from exc
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["actor_lr=1e-3", "twin_q=true"]`` -> typed dict (values parsed as YAML)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--config {item!r}: expected KEY=VALUE")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw  # e.g. "[1,": checked against the field as the text it is
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            with contextlib.suppress(ValueError):
+                value = float(value)
+        out[key.strip()] = value
+    return out
+
+
+# ----------------------------------------------------------- the training run
+@dataclass(frozen=True)
+class StopCriteria:
+    """Stop at ``iterations``, or once ``env_steps`` were sampled, or after ``seconds``
+    of training, whichever comes first."""
+
+    iterations: int
+    env_steps: int | None = None
+    seconds: float | None = None
+
+    def reached(self, iteration: int, env_steps: int, seconds: float) -> bool:
+        if iteration >= self.iterations:
+            return True
+        if self.env_steps is not None and env_steps >= self.env_steps:
+            return True
+        return self.seconds is not None and seconds >= self.seconds
+
+
+@dataclass(frozen=True)
+class RunState:
+    """The counters a checkpoint carries: iterations done, seconds trained, and
+    whether the run finished (its final, evaluated checkpoint)."""
+
+    iteration: int = 0
+    seconds: float = 0.0
+    done: bool = False
+
+    @classmethod
+    def read(cls, folder: Path) -> RunState:
+        data = json.loads((Path(folder) / TRIAL_STATE).read_text())
+        return cls(int(data["iteration"]), float(data["seconds"]), bool(data.get("done", False)))
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One training iteration as a sink sees it.
+
+    Args:
+        row: the iteration's metrics (:func:`iteration_row`).
+        state: the counters after it.
+        checkpoint_due: whether a checkpoint is due now (cadence, or the last one).
+        evaluation: the final evaluation, on the last iteration only.
+    """
+
+    row: dict[str, Any]
+    state: RunState
+    checkpoint_due: bool
+    evaluation: EvalResult | None
+
+
+class RunSink(Protocol):
+    """Where a run's iterations go (``rayrec train``'s files, or ``tune.report``)."""
+
+    def iteration(self, run: TrainingRun, it: Iteration) -> None: ...
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def iteration_row(result: Mapping[str, Any], *, iteration: int, seconds: float) -> dict[str, Any]:
+    """The row of one ``algo.train()`` result: iteration, seconds trained, env steps,
+    return and episode length (NaN until the first episode ends), losses."""
+    env_r = result.get("env_runners", {}) or {}
+    learner = (result.get("learners", {}) or {}).get("default_policy", {}) or {}
+    return {
+        "iteration": iteration,
+        "train_seconds": round(seconds, 3),
+        "env_steps": int(env_r.get("num_env_steps_sampled_lifetime", 0) or 0),
+        "episode_return_mean": _float(env_r.get("episode_return_mean")),
+        "episode_len_mean": _float(env_r.get("episode_len_mean")),
+        **{
+            k: _float(v)
+            for k, v in learner.items()
+            if k.startswith("L_") or k in LOGGED_LEARNER_KEYS
+        },
+    }
+
+
+class TrainingRun:
+    """Train one algorithm config until a stop criterion, checkpoint on a cadence, and
+    evaluate the last iteration by the algorithm's protocol.
+
+    Args:
+        config: a validated RLlib algorithm config (:func:`build_config`).
+        target: the simulator target the evaluation runs on.
+        protocol: the evaluation protocol.
+        stop: when to stop.
+        checkpoint_every: a checkpoint every this many iterations (and at the last).
+        eval_users: users (sessions) of the final evaluation; ``eval_seed`` their seed.
+
+    Use as a context manager (the algorithm is stopped on exit)::
+
+        with TrainingRun(config, target, protocol, stop=StopCriteria(10)) as run:
+            run.start()
+            run.run(sink)
+    """
+
+    def __init__(
+        self,
+        config: Any,
+        target: str,
+        protocol: EvaluationProtocol,
+        *,
+        stop: StopCriteria,
+        checkpoint_every: int = 10,
+        eval_users: int = 500,
+        eval_seed: int = 1,
+    ) -> None:
+        self.config = config
+        self.target = target
+        self.protocol = protocol
+        self.stop_criteria = stop
+        self.checkpoint_every = checkpoint_every
+        self.eval_users = eval_users
+        self.eval_seed = eval_seed
+        self.state = RunState()
+        self.algo: Any = None
+
+    @classmethod
+    def from_options(cls, opts: TrainOptions) -> TrainingRun:
+        """The run ``rayrec train`` (and a table) makes of ``opts``."""
+        config, target = build_config(opts)
+        return cls(
+            config,
+            target,
+            algorithm_protocol(opts.algo),
+            stop=opts.stop(),
+            checkpoint_every=opts.checkpoint_every,
+            eval_users=opts.eval_users,
+        )
+
+    def start(self, checkpoint: Path | None = None) -> None:
+        """Build the algorithm; from ``checkpoint`` (a folder :meth:`save` wrote), restore
+        its state and the counters, so the run continues with the next iteration."""
+        self.algo = self.config.build_algo()
+        if checkpoint is not None:
+            self.algo.restore_from_path(str((Path(checkpoint) / ALGO_DIR).resolve()))
+            self.state = RunState.read(checkpoint)
+
+    def step(self) -> Iteration:
+        """One ``algo.train()``; the final evaluation when a stop criterion is met."""
+        iteration = self.state.iteration + 1
+        begin = time.perf_counter()
+        result = self.algo.train()
+        seconds = self.state.seconds + time.perf_counter() - begin
+        row = iteration_row(result, iteration=iteration, seconds=seconds)
+        last = self.stop_criteria.reached(iteration, row["env_steps"], seconds)
+        self.state = RunState(iteration, seconds, last)
+        return Iteration(
+            row=row,
+            state=self.state,
+            checkpoint_due=last or iteration % self.checkpoint_every == 0,
+            evaluation=self.evaluate() if last else None,
+        )
+
+    def run(self, sink: RunSink) -> EvalResult:
+        """Iterate until a stop criterion; each iteration to ``sink``. Returns the
+        final evaluation."""
+        while True:
+            it = self.step()
+            sink.iteration(self, it)
+            if it.evaluation is not None:
+                return it.evaluation
+
+    def evaluate(self) -> EvalResult:
+        """The current module evaluated by the protocol."""
+        return self.protocol.evaluate_module(
+            self.algo.get_module(), self.target, users=self.eval_users, seed=self.eval_seed
+        )
+
+    def save(self, folder: Path) -> None:
+        """A checkpoint in ``folder``: ``algorithm/`` (RLlib's state) and the counters."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.algo.save_to_path(str((folder / ALGO_DIR).resolve()))
+        atomic_write_text(folder / TRIAL_STATE, json.dumps(dataclasses.asdict(self.state)))
+
+    def close(self) -> None:
+        if self.algo is not None:
+            self.algo.stop()
+            self.algo = None
+
+    def __enter__(self) -> TrainingRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# --------------------------------------------------------- rayrec train's files
+class LocalOutputs:
+    """``rayrec train``'s sink: ``progress.csv`` (rewritten each iteration),
+    TensorBoard scalars, ``checkpoint/`` on the run's cadence, and a progress callback.
+
+    An algorithm that samples no env steps logs its curves per iteration.
+    """
+
+    def __init__(
+        self,
+        out: Path,
+        algo: str,
+        *,
+        per_iteration: bool = False,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.out = out
+        self.algo = algo
+        self.per_iteration = per_iteration
+        self.progress = progress
+        self.rows: list[dict[str, Any]] = []
+        self.board = _board(out / "tensorboard")
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.out / "checkpoint"
+
+    def iteration(self, run: TrainingRun, it: Iteration) -> None:
+        self.rows.append(it.row)
+        _write_progress(self.out / "progress.csv", self.rows)
+        step = it.row["iteration"] if self.per_iteration else it.row["env_steps"]
+        _log_scalars(self.board, "train", it.row, step=step)
+        if self.progress is not None:
+            self.progress(it.row)
+        if it.checkpoint_due:
+            run.save(self.checkpoint)
+        if it.evaluation is not None:
+            for name, metrics in it.evaluation.by_policy(self.algo).items():
+                _log_scalars(self.board, f"eval/{name}", metrics, step=it.row["env_steps"])
+
+    def close(self) -> None:
+        if self.board is not None:
+            self.board.close()
 
 
 def run_training(
@@ -146,71 +512,33 @@ def run_training(
     """Train, checkpoint and evaluate; return (and write) the result."""
     import ray
 
-    config, target = build_config(opts)
+    run = TrainingRun.from_options(opts)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-    algo = config.build_algo()
-    rows: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
-    board = _board(out / "tensorboard")
+    sink = LocalOutputs(
+        out, opts.algo, per_iteration=not samples_env(opts.algo, run.config), progress=progress
+    )
     try:
-        for it in range(1, opts.stop_iters + 1):
-            result = algo.train()
-            env_r = result.get("env_runners", {})
-            learner = result.get("learners", {}).get("default_policy", {})
-            row = {
-                "iteration": it,
-                "seconds": round(time.perf_counter() - t0, 2),
-                "env_steps": int(env_r.get("num_env_steps_sampled_lifetime", 0)),
-                "episode_return_mean": env_r.get("episode_return_mean"),
-                "episode_len_mean": env_r.get("episode_len_mean"),
-                **{
-                    k: float(v)
-                    for k, v in learner.items()
-                    if k.startswith("L_") or k in LOGGED_LEARNER_KEYS
-                },
-            }
-            rows.append(row)
-            # an offline algorithm's curves run per iteration (it samples no env steps)
-            offline = not getattr(config, "samples_env_steps", True)
-            _log_scalars(board, "train", row, step=it if offline else row["env_steps"])
-            if progress is not None:
-                progress(row)
-            if it % opts.checkpoint_every == 0 or it == opts.stop_iters:
-                algo.save_to_path(str((out / "checkpoint").resolve()))
-            if opts.stop_timesteps is not None and row["env_steps"] >= opts.stop_timesteps:
-                break
-        _write_progress(out / "progress.csv", rows)
-        sim, env_cfg = eval_simulator(target)
-        agent = evaluate_policy(
-            sim, module_policy(algo.get_module()), env_cfg, n_users=opts.eval_users, seed=1
-        )
-        rand = evaluate_policy(
-            sim,
-            random_policy(),
-            env_cfg,
-            n_users=opts.eval_users,
-            seed=1,
-        )
-        _log_scalars(board, f"eval/{opts.algo}", agent, step=rows[-1]["env_steps"] if rows else 0)
-        _log_scalars(board, "eval/random", rand, step=rows[-1]["env_steps"] if rows else 0)
+        with run:
+            run.start()
+            evaluation = run.run(sink)
     finally:
-        algo.stop()
-        if board is not None:
-            board.close()
+        sink.close()
+    last = sink.rows[-1]
     result_json = {
         "algorithm": opts.algo,
         "env": opts.env,
-        "simulator": target,
+        "simulator": run.target,
         "seed": opts.seed,
-        "iterations": len(rows),
-        "env_steps": rows[-1]["env_steps"] if rows else 0,
-        "train_seconds": rows[-1]["seconds"] if rows else 0.0,
+        "iterations": last["iteration"],
+        "env_steps": last["env_steps"],
+        "train_seconds": last["train_seconds"],
         "overrides": opts.overrides,
-        "evaluation": {opts.algo: agent, "random": rand},
-        "checkpoint": str((out / "checkpoint").resolve()),
+        "protocol": evaluation.protocol,
+        "evaluation": evaluation.by_policy(opts.algo),
+        "checkpoint": str(sink.checkpoint.resolve()),
     }
     atomic_write_text(out / "result.json", json.dumps(result_json, indent=2, default=str))
     return result_json
@@ -226,7 +554,7 @@ def _board(path: Path) -> Any:
     return SummaryWriter(str(path), flush_secs=10)
 
 
-def _log_scalars(board: Any, prefix: str, values: dict[str, Any], step: int) -> None:
+def _log_scalars(board: Any, prefix: str, values: Mapping[str, Any], step: int) -> None:
     if board is None:
         return
     for key, value in values.items():
@@ -246,12 +574,16 @@ def _write_progress(path: Path, rows: list[dict[str, Any]]) -> None:
     tmp.replace(path)
 
 
+# ------------------------------------------------------------- evaluating later
 def load_policy_module(checkpoint: str | Path) -> Any:
-    """The trained RLModule from an algorithm checkpoint folder (or the module folder)."""
+    """The trained RLModule from a checkpoint folder (``rayrec train``'s ``out`` or
+    ``out/checkpoint``, a Tune trial checkpoint, an RLlib algorithm checkpoint, or the
+    module folder itself)."""
     from ray.rllib.core.rl_module.rl_module import RLModule
 
     path = Path(checkpoint)
-    for candidate in (path / RL_MODULE_PATH, path / "checkpoint" / RL_MODULE_PATH, path):
+    roots = (path / ALGO_DIR, path, path / "checkpoint" / ALGO_DIR, path / "checkpoint")
+    for candidate in [*(root / RL_MODULE_PATH for root in roots), path]:
         if (candidate / "module_state.pt").is_file() or (
             candidate / "class_and_ctor_args.pkl"
         ).is_file():
@@ -266,44 +598,29 @@ def evaluate_checkpoint(
     simulator: str | None = None,
     users: int = 1000,
     seed: int = 1,
-) -> dict[str, dict[str, float]]:
-    """Greedy evaluation of a checkpoint and of the random policy in the eval simulator."""
+) -> EvalResult:
+    """A checkpoint's greedy policy evaluated by the protocol of the env's kind."""
     target = resolve_simulator(env, simulator)
     module = load_policy_module(checkpoint)
-    sim, env_cfg = eval_simulator(target)
-    return {
-        "agent": evaluate_policy(sim, module_policy(module), env_cfg, n_users=users, seed=seed),
-        "random": evaluate_policy(
-            sim,
-            random_policy(),
-            env_cfg,
-            n_users=users,
-            seed=seed,
-        ),
-    }
-
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["actor_lr=1e-3", "twin_q=true"]`` -> typed dict (values parsed as YAML)."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--config {item!r}: expected KEY=VALUE")
-        value = yaml.safe_load(raw)
-        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
-            with contextlib.suppress(ValueError):
-                value = float(value)
-        out[key.strip()] = value
-    return out
+    return protocol_for_kind(_read_kind(env)).evaluate_module(
+        module, target, users=users, seed=seed
+    )
 
 
 __all__ = [
+    "ALGO_DIR",
+    "TRIAL_STATE",
+    "Iteration",
+    "LocalOutputs",
+    "RunSink",
+    "RunState",
+    "StopCriteria",
     "TrainOptions",
+    "TrainingRun",
+    "apply_overrides",
     "build_config",
     "evaluate_checkpoint",
+    "iteration_row",
     "parse_overrides",
     "run_training",
 ]

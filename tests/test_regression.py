@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from rayrec.evaluation.slate_metrics import evaluate_policy, module_policy
-from rayrec.train import TrainOptions, build_config, eval_simulator
+from rayrec.evaluation.slate_rollout import eval_simulator, evaluate_policy, module_policy
+from rayrec.train import TrainOptions, build_config
 
 REPO = Path(__file__).resolve().parents[1]
 SYNTHETIC = str(REPO / "envs" / "synthetic.yaml")

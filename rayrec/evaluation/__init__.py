@@ -1,1 +1,19 @@
-"""Evaluation: policy rollouts in the evaluation simulator and their metrics."""
+"""Evaluation protocols, chosen by env kind, each returning one :class:`EvalResult`.
+
+- ``slate_rollout`` (env kind ``slate``): greedy sessions in the evaluation simulator
+  next to a random policy (:mod:`rayrec.evaluation.slate_rollout`);
+- ``full_ranking`` (``topn``, ``logged_sessions``): HR / NDCG / P / R / MRR @k over
+  the full item pool with seen items excluded (:mod:`rayrec.evaluation.full_ranking`);
+- ``rating_error`` (``rating_walk``): RMSE / MAE of predicted ratings
+  (:mod:`rayrec.evaluation.rating_error`).
+"""
+
+from rayrec.evaluation.protocols import (
+    PROTOCOLS,
+    EvaluationProtocol,
+    get_protocol,
+    protocol_for_kind,
+)
+from rayrec.evaluation.result import EvalResult
+
+__all__ = ["PROTOCOLS", "EvalResult", "EvaluationProtocol", "get_protocol", "protocol_for_kind"]

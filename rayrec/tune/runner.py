@@ -1,21 +1,23 @@
 """Run a sweep spec with Ray Tune: the trial function, its resources and the Tuner.
 
-Each trial is a *function trainable* (:func:`rayrec_trial`, ours) that builds the
-algorithm exactly as ``rayrec train`` does (:func:`rayrec.train.build_config`, with the
-spec's resources set explicitly), trains it, and reports one row per iteration through
-``tune.report``. Every ``checkpoint.frequency`` iterations, and at the last one, the
-row carries a checkpoint: the RLlib algorithm state (``algorithm/``) plus the trial's
-own counters (``rayrec_trial.json``). A trial started with a checkpoint — a retry
-after a failure (``FailureConfig``) or ``rayrec resume`` after the driver died —
-restores both and continues with the next iteration, so Tune's ``training_iteration``
-and ours agree. A trial whose final, evaluated checkpoint was saved before the driver
-died returns at once (training on would add an iteration). HAC-family checkpoints
-carry their replay buffer (``store_buffer_in_checkpoints``, on by default), so a resumed
-off-policy trial continues with the same transitions.
+Each trial is a *function trainable* (:func:`rayrec_trial`, ours) that runs the one
+training path (:class:`rayrec.train.TrainingRun`, built from the config exactly as
+``rayrec train`` builds it, with the spec's resources set explicitly) and reports each
+iteration's row through ``tune.report`` (:class:`TuneReport`). Every
+``checkpoint.frequency`` iterations, and at the last one, the row carries a checkpoint
+in the run's layout: the RLlib algorithm state (``algorithm/``) plus the run's counters
+(``rayrec_trial.json``). A trial started with a checkpoint — a retry after a failure
+(``FailureConfig``) or ``rayrec resume`` after the driver died — restores both and
+continues with the next iteration, so Tune's ``training_iteration`` and ours agree. A
+trial whose final, evaluated checkpoint was saved before the driver died returns at
+once (training on would add an iteration). HAC-family checkpoints carry their replay
+buffer (``store_buffer_in_checkpoints``, on by default), so a resumed off-policy trial
+continues with the same transitions.
 
-The last iteration (the first to meet a stop criterion) evaluates the greedy policy
+The last iteration (the first to meet a stop criterion) is evaluated by the
+algorithm's protocol (:mod:`rayrec.evaluation`; the slate protocol: the greedy policy
 in the spec's *evaluation* simulator next to a random policy, as the HAC paper's
-protocol says, and reports ``eval_*`` and ``random_*``; earlier rows carry those keys
+protocol says) and reports ``eval_*`` and ``random_*``; earlier rows carry those keys
 as NaN, so every row has the same columns (Tune's ``progress.csv`` fixes its columns
 from the first row, and a searcher's metric must be in every row). A trial that a
 scheduler (ASHA) stops early is not evaluated.
@@ -27,7 +29,6 @@ import dataclasses
 import itertools
 import json
 import logging
-import math
 import os
 import tempfile
 import time
@@ -44,19 +45,6 @@ from rayrec.tune.spec import RUN_KEYS, TuneSpec, _is_uri, spec_to_dict
 
 log = logging.getLogger(__name__)
 
-#: inside a trial checkpoint: the RLlib algorithm state and our counters
-ALGO_DIR = "algorithm"
-TRIAL_STATE = "rayrec_trial.json"
-#: metrics of the final evaluation (reported as eval_<m> and random_<m>)
-EVAL_METRICS = (
-    "total_reward",
-    "total_reward_std",
-    "depth",
-    "reward_variance",
-    "reward_per_step",
-    "coverage",
-    "intra_list_diversity",
-)
 #: how many search points are built and validated before the sweep starts
 MAX_CHECKED_POINTS = 256
 
@@ -102,13 +90,14 @@ def param_space(spec: TuneSpec) -> dict[str, Any]:
     return space
 
 
-def algorithm_config(trial_config: dict[str, Any]) -> tuple[Any, str]:
-    """The validated RLlib config of one trial and its simulator target."""
-    from rayrec.train import TrainOptions, build_config
+def train_options(trial_config: dict[str, Any]) -> Any:
+    """The :class:`rayrec.train.TrainOptions` of one trial."""
+    from rayrec.train import TrainOptions
 
     run = trial_config["rayrec"]
     res = run["resources"]
-    opts = TrainOptions(
+    stop = run["stop"]
+    return TrainOptions(
         algo=str(trial_config["algorithm"]),
         env=run["env"],
         overrides=dict(trial_config.get("config") or {}),
@@ -117,8 +106,20 @@ def algorithm_config(trial_config: dict[str, Any]) -> tuple[Any, str]:
         num_envs_per_env_runner=int(res["num_envs_per_env_runner"]),
         gpus=float(res["gpus_per_learner"]),
         seed=int(trial_config["seed"]),
+        stop_iters=int(stop["training_iteration"]),
+        stop_timesteps=stop.get("env_steps"),
+        eval_users=int(run["evaluation"]["users"]),
+        checkpoint_every=int(run["checkpoint_frequency"]),
+        source="config.{key}",
     )
-    config, target = build_config(opts)
+
+
+def algorithm_config(trial_config: dict[str, Any]) -> tuple[Any, str]:
+    """The validated RLlib config of one trial and its simulator target."""
+    from rayrec.train import build_config, validate_config
+
+    res = trial_config["rayrec"]["resources"]
+    config, target = build_config(train_options(trial_config))
     config.env_runners(num_cpus_per_env_runner=res["cpus_per_env_runner"])
     config.learners(
         num_learners=int(res["num_learners"]),
@@ -126,11 +127,7 @@ def algorithm_config(trial_config: dict[str, Any]) -> tuple[Any, str]:
         num_gpus_per_learner=res["gpus_per_learner"],
     )
     config.resources(num_cpus_for_main_process=res["cpus_for_main_process"])
-    try:
-        config.validate()
-    except ValueError as exc:
-        text = str(exc).strip()
-        raise InputError(text.splitlines()[0] if text else repr(exc)) from exc
+    validate_config(config)
     return config, target
 
 
@@ -141,105 +138,77 @@ def trial_resources(trial_config: dict[str, Any]) -> Any:
     return config.algo_class.default_resource_request(config)
 
 
-def iteration_metrics(result: dict[str, Any]) -> dict[str, Any]:
-    """The row of one ``algo.train()`` result: env steps, return, losses (as ``rayrec
-    train`` logs them)."""
-    from rayrec.train import LOGGED_LEARNER_KEYS
+def trial_run(trial_config: dict[str, Any]) -> Any:
+    """The :class:`rayrec.train.TrainingRun` of one trial (stop criteria, checkpoint
+    cadence and evaluation from the spec)."""
+    from rayrec.train import StopCriteria, TrainingRun, algorithm_protocol
 
-    env_r = result.get("env_runners", {}) or {}
-    learner = (result.get("learners", {}) or {}).get("default_policy", {}) or {}
-    return {
-        "env_steps": int(env_r.get("num_env_steps_sampled_lifetime", 0) or 0),
-        "episode_return_mean": _float(env_r.get("episode_return_mean")),
-        "episode_len_mean": _float(env_r.get("episode_len_mean")),
-        **{
-            k: _float(v)
-            for k, v in learner.items()
-            if k.startswith("L_") or k in LOGGED_LEARNER_KEYS
-        },
-    }
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def stop_reached(stop: dict[str, Any], iteration: int, env_steps: int, seconds: float) -> bool:
-    """Whether any stop criterion of the spec is met."""
-    if iteration >= int(stop["training_iteration"]):
-        return True
-    if stop.get("env_steps") is not None and env_steps >= int(stop["env_steps"]):
-        return True
-    return stop.get("time_total_s") is not None and seconds >= float(stop["time_total_s"])
-
-
-def evaluate(algo: Any, target: str, evaluation: dict[str, Any]) -> dict[str, float]:
-    """Greedy policy and random policy in the evaluation simulator: eval_* / random_*."""
-    from rayrec.environments.rollout import random_policy
-    from rayrec.evaluation.slate_metrics import evaluate_policy, module_policy
-    from rayrec.train import eval_simulator
-
-    sim, env_cfg = eval_simulator(target)
-    users, seed = int(evaluation["users"]), int(evaluation["seed"])
-    agent = evaluate_policy(
-        sim, module_policy(algo.get_module()), env_cfg, n_users=users, seed=seed
+    run = trial_config["rayrec"]
+    stop = run["stop"]
+    config, target = algorithm_config(trial_config)
+    return TrainingRun(
+        config,
+        target,
+        algorithm_protocol(str(trial_config["algorithm"])),
+        stop=StopCriteria(
+            iterations=int(stop["training_iteration"]),
+            env_steps=stop.get("env_steps"),
+            seconds=stop.get("time_total_s"),
+        ),
+        checkpoint_every=int(run["checkpoint_frequency"]),
+        eval_users=int(run["evaluation"]["users"]),
+        eval_seed=int(run["evaluation"]["seed"]),
     )
-    rand = evaluate_policy(sim, random_policy(), env_cfg, n_users=users, seed=seed)
-    return {
-        **{f"eval_{m}": float(agent[m]) for m in EVAL_METRICS},
-        **{f"random_{m}": float(rand[m]) for m in EVAL_METRICS},
-    }
+
+
+class TuneReport:
+    """The trial's sink: each row (with the protocol's ``eval_*`` columns, NaN before
+    the final evaluation) through ``tune.report``, with a checkpoint when one is due."""
+
+    def iteration(self, run: Any, it: Any) -> None:
+        from ray import tune
+
+        row = {**it.row, **run.protocol.columns(it.evaluation)}
+        if not it.checkpoint_due:
+            tune.report(row)
+            return
+        with tempfile.TemporaryDirectory(prefix="rayrec-ckpt-") as folder:
+            run.save(Path(folder))
+            tune.report(row, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
 def rayrec_trial(config: dict[str, Any]) -> None:
     """One trial of a sweep (Tune function trainable): train, checkpoint, evaluate."""
     from ray import tune
 
-    run = config["rayrec"]
-    state: dict[str, Any] = {"iteration": 0, "seconds": 0.0, "done": False}
+    from rayrec.train import RunState
+
     checkpoint = tune.get_checkpoint()
-    algo = None
-    try:
-        if checkpoint is not None:
-            with checkpoint.as_directory() as folder:
-                state = json.loads(Path(folder, TRIAL_STATE).read_text())
-                if state.get("done"):
-                    # its final (evaluated) checkpoint was saved before the driver died:
-                    # the trial is finished; training on would add an iteration
-                    log.info("finished at iteration %s; nothing to do", state["iteration"])
-                    return
-                algo_config, target = algorithm_config(config)
-                algo = algo_config.build_algo()
-                algo.restore_from_path(str(Path(folder, ALGO_DIR).resolve()))
-            log.info("restored from iteration %s", state["iteration"])
-        else:
-            algo_config, target = algorithm_config(config)
-            algo = algo_config.build_algo()
-        pending_eval = {f"{p}_{m}": math.nan for p in ("eval", "random") for m in EVAL_METRICS}
-        while True:
-            iteration = int(state["iteration"]) + 1
-            start = time.perf_counter()
-            row = iteration_metrics(algo.train())
-            seconds = float(state["seconds"]) + time.perf_counter() - start
-            last = stop_reached(run["stop"], iteration, row["env_steps"], seconds)
-            state = {"iteration": iteration, "seconds": seconds, "done": last}
-            row["train_seconds"] = round(seconds, 3)
-            row.update(evaluate(algo, target, run["evaluation"]) if last else pending_eval)
-            if last or iteration % int(run["checkpoint_frequency"]) == 0:
-                with tempfile.TemporaryDirectory(prefix="rayrec-ckpt-") as folder:
-                    algo.save_to_path(str(Path(folder, ALGO_DIR)))
-                    Path(folder, TRIAL_STATE).write_text(json.dumps(state))
-                    tune.report(row, checkpoint=tune.Checkpoint.from_directory(folder))
-            else:
-                tune.report(row)
-            if last:
+    if checkpoint is None:
+        run = _started_run(config, None)
+    else:
+        with checkpoint.as_directory() as folder:
+            state = RunState.read(Path(folder))
+            if state.done:
+                # its final (evaluated) checkpoint was saved before the driver died:
+                # the trial is finished; training on would add an iteration
+                log.info("finished at iteration %s; nothing to do", state.iteration)
                 return
-    finally:
-        if algo is not None:
-            algo.stop()
+            run = _started_run(config, Path(folder))
+        log.info("restored from iteration %s", state.iteration)
+    with run:
+        run.run(TuneReport())
+
+
+def _started_run(config: dict[str, Any], checkpoint: Path | None) -> Any:
+    """The trial's run, built (and restored from ``checkpoint``); stopped if that fails."""
+    run = trial_run(config)
+    try:
+        run.start(checkpoint)
+    except BaseException:
+        run.close()
+        raise
+    return run
 
 
 def trainable() -> Any:

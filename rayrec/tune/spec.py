@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from rayrec.config import from_dict, load_yaml
+from rayrec.config import data_fields, from_dict, load_yaml
 from rayrec.errors import InputError
 
 #: search-space keys that are not algorithm config fields
@@ -401,7 +401,7 @@ def _check_semantics(spec: TuneSpec, where: str) -> None:
                     " (use the top-level env / seed / resources keys)"
                 )
             for name in spec.algorithms():
-                if not hasattr(make_config(name), key):
+                if key not in data_fields(make_config(name)):
                     raise InputError(f"{where}: {section}.{key}: not a field of the {name} config")
     both = sorted(set(spec.config) & set(fields))
     if both:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from rayrec.environments.rollout import POLICIES, random_policy
-from rayrec.evaluation.slate_metrics import evaluate_policy, module_policy
-from rayrec.train import TrainOptions, build_config, eval_simulator
+from rayrec.evaluation.slate_rollout import eval_simulator, evaluate_policy, module_policy
+from rayrec.train import TrainOptions, build_config
 
 REPO = Path(__file__).resolve().parents[2]
 SYNTHETIC = str(REPO / "envs" / "synthetic.yaml")

@@ -1,38 +1,59 @@
-"""The trial function's own logic, without Ray: stop criteria and restarts."""
+"""The trial function's own logic, without Ray: stop criteria, rows and restarts."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ray import tune
 
+from rayrec.evaluation import EvalResult, get_protocol
+from rayrec.train import TRIAL_STATE, StopCriteria, iteration_row
 from rayrec.tune import runner
-from rayrec.tune.runner import TRIAL_STATE, iteration_metrics, stop_reached
 
 
 def test_stop_reached_by_any_criterion() -> None:
-    stop: dict[str, Any] = {"training_iteration": 10, "env_steps": None, "time_total_s": None}
-    assert not stop_reached(stop, 9, 10**9, 10**9)
-    assert stop_reached(stop, 10, 0, 0.0)
-    assert stop_reached({**stop, "env_steps": 500}, 3, 500, 0.0)
-    assert not stop_reached({**stop, "env_steps": 500}, 3, 499, 0.0)
-    assert stop_reached({**stop, "time_total_s": 60.0}, 3, 0, 60.5)
+    stop = StopCriteria(iterations=10)
+    assert not stop.reached(9, 10**9, 10**9)
+    assert stop.reached(10, 0, 0.0)
+    assert StopCriteria(10, env_steps=500).reached(3, 500, 0.0)
+    assert not StopCriteria(10, env_steps=500).reached(3, 499, 0.0)
+    assert StopCriteria(10, seconds=60.0).reached(3, 0, 60.5)
 
 
-def test_iteration_metrics_have_the_same_keys_before_learning_starts() -> None:
-    early = iteration_metrics({"env_runners": {"num_env_steps_sampled_lifetime": 256}})
-    assert early["env_steps"] == 256
+def test_iteration_rows_have_the_same_keys_before_learning_starts() -> None:
+    early = iteration_row(
+        {"env_runners": {"num_env_steps_sampled_lifetime": 256}}, iteration=1, seconds=0.5
+    )
+    assert early["env_steps"] == 256 and early["iteration"] == 1
     assert early["episode_return_mean"] != early["episode_return_mean"]  # NaN, not missing
-    later = iteration_metrics(
+    later = iteration_row(
         {
             "env_runners": {"num_env_steps_sampled_lifetime": 512, "episode_return_mean": 1.5},
             "learners": {"default_policy": {"L_TD": 0.25, "num_module_steps_trained": 8}},
-        }
+        },
+        iteration=2,
+        seconds=1.0,
     )
     assert later["L_TD"] == 0.25 and "num_module_steps_trained" not in later
+
+
+def test_eval_columns_are_nan_until_the_final_evaluation() -> None:
+    protocol = get_protocol("slate_rollout")
+    pending = protocol.columns(None)
+    assert set(pending) == {f"{p}_{m}" for p in ("eval", "random") for m in protocol.metrics}
+    assert all(math.isnan(v) for v in pending.values())
+    result = EvalResult(
+        "slate_rollout",
+        {m: 1.0 for m in protocol.metrics},
+        {"random": {m: 0.5 for m in protocol.metrics}},
+    )
+    final = protocol.columns(result)
+    assert set(final) == set(pending)
+    assert final["eval_total_reward"] == 1.0 and final["random_depth"] == 0.5
 
 
 def test_a_trial_restored_from_its_final_checkpoint_does_not_train_again(

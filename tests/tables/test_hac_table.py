@@ -1,4 +1,5 @@
-"""``rayrec reproduce hac-table``: the table's arithmetic, resumability and its CLI."""
+"""``rayrec reproduce``: the table registry, hac-table's arithmetic, resumability and
+the CLI."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import pytest
 from rayrec.cli import main
 from rayrec.errors import InputError
 from rayrec.provenance import code_version
-from rayrec.reproduce import TablePlan, run_hac_table, summarize
+from rayrec.tables import TABLES, TablePlan, run_table, summarize
+from rayrec.tables.hac import HAC_TABLE
+from rayrec.tables.runner import train_options
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SYNTHETIC = str(REPO / "envs" / "synthetic.yaml")
 
 
@@ -27,7 +30,7 @@ def fake_run(algo: str, seed: int, total: float, depth: float) -> dict[str, Any]
 def test_summary_is_mean_and_sample_std_over_seeds() -> None:
     results = {"hac": [fake_run("hac", s, t, d) for s, t, d in [(0, 1.0, 2.0), (1, 3.0, 4.0)]]}
     refs = {"oracle": {"total_reward": 4.0, "depth": 5.0, "coverage": 0.1}}
-    summary = summarize(TablePlan(seeds=(0, 1)), results, refs)
+    summary = summarize(HAC_TABLE, HAC_TABLE.plan(seeds=(0, 1)), results, refs)
     row = summary["rows"]["hac"]
     assert row["total_reward"] == pytest.approx(2.0)
     assert row["total_reward_std"] == pytest.approx(2**0.5)  # sample std of {1, 3}
@@ -52,11 +55,13 @@ def test_code_version_names_the_package_and_the_commit() -> None:
         ({"algos": ("hac", "nope")}, "--algos: unknown ['nope']"),
         ({"budget_steps": 0}, "--budget-steps must be >= 1"),
         ({"seeds": ()}, "--seeds"),
+        ({"seeds": (0, -1)}, "--seeds: expected integers >= 0"),
+        ({"eval_users": 0}, "--eval-users must be >= 1"),
     ],
 )
 def test_plan_rejects_bad_input_before_training(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        TablePlan(**kwargs).validate()
+        HAC_TABLE.plan(**kwargs).validate()
 
 
 @pytest.mark.ray
@@ -115,10 +120,10 @@ def test_hac_table_trains_every_run_once_and_reuses_finished_runs(
     assert f"trained with rayrec 0.0.1@0123456789ab, now {code}" in again
     assert "rayrec 0.0.1@0123456789ab" in (tmp_path / "table.md").read_text()
     # A different budget is a different experiment: it retrains.
-    plan = TablePlan(env=SYNTHETIC, algos=("online-sl",), seeds=(0,), budget_steps=256)
+    plan = HAC_TABLE.plan(env=SYNTHETIC, algos=("online-sl",), seeds=(0,), budget_steps=256)
     plan.eval_users = 20
     messages: list[str] = []
-    run_hac_table(plan, tmp_path, say=messages.append)
+    run_table(HAC_TABLE, plan, tmp_path, say=messages.append)
     assert messages == [f"training online-sl seed 0 (256 env steps) -> {tmp_path}/online-sl/s0"]
 
 
@@ -128,10 +133,74 @@ def test_offline_sl_gets_the_online_update_count_at_its_own_updates_per_iteratio
 ) -> None:
     """16,384 env steps at HAC's 2 samples per step = 512 updates of 64: offline SL's
     iterations follow its updates per iteration, including an override of it."""
-    from rayrec.reproduce import _options
-
     overrides = {} if per_iteration is None else {"offline-sl": {"updates_per_iteration": 4}}
-    plan = TablePlan(env=SYNTHETIC, overrides=overrides)
-    opts = _options(plan, "offline-sl", 0, Path("unused"))
+    plan = HAC_TABLE.plan(env=SYNTHETIC, overrides=overrides)
+    opts = train_options(HAC_TABLE, plan, "offline-sl", 0, Path("unused"))
     assert opts.stop_timesteps is None
     assert opts.stop_iters == iterations
+
+
+def test_list_names_every_table_and_what_it_reproduces(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["reproduce", "--list"]) == 0
+    out = capsys.readouterr().out
+    for table in TABLES.values():
+        assert table.name in out and table.reproduces in out
+
+
+@pytest.mark.parametrize("argv", [["reproduce", "nonsense"], ["reproduce"]])
+def test_an_unknown_or_missing_table_exits_2_naming_the_tables(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--out", str(tmp_path / "never")]) == 2
+    err = capsys.readouterr().err
+    assert all(name in err for name in TABLES), err
+    assert "nonsense" in err or not argv[1:]
+    assert not (tmp_path / "never").exists()
+
+
+def test_a_plan_takes_the_tables_defaults_unless_chosen() -> None:
+    plan = HAC_TABLE.plan(seeds=(4,), budget_steps=None)
+    assert plan == TablePlan(
+        table="hac-table",
+        env=HAC_TABLE.env,
+        algos=HAC_TABLE.algos,
+        seeds=(4,),
+        budget_steps=HAC_TABLE.budget_steps,
+        eval_users=HAC_TABLE.eval_users,
+    )
+
+
+def test_the_table_text_is_the_one_before_the_runner_was_generalised() -> None:
+    """Rows and references as ``reproduce.py``'s own formatting wrote them (the
+    synthetic 4,096-step table at d1342d5, its first two rows)."""
+    metrics = {
+        "offline-sl": (2.0625, 6.77, 0.2171),
+        "hac": (2.0249, 6.738, 0.3377),
+    }
+    results = {
+        algo: [
+            {
+                "algorithm": algo,
+                "seed": 0,
+                "train_seconds": 6.0,
+                "code": "rayrec 0.1.0@d1342d5709b0",
+                "evaluation": {algo: {"total_reward": t, "depth": d, "coverage": c}},
+            }
+        ]
+        for algo, (t, d, c) in metrics.items()
+    }
+    refs = {"oracle": {"total_reward": 16.68, "depth": 19.41, "coverage": 0.772}}
+    plan = HAC_TABLE.plan(env="envs/synthetic.yaml", seeds=(0,), budget_steps=4096)
+    md = summarize(HAC_TABLE, plan, results, refs)["markdown"]
+    assert md == (
+        "envs/synthetic.yaml: 1 seeds (0), 4,096 env (user-)steps of training each in the"
+        " train simulator; greedy evaluation on 500 users of the evaluation simulator;"
+        " mean ± sample std over seeds. Code: rayrec 0.1.0@d1342d5709b0.\n\n"
+        "| model | total reward | depth | coverage | % of oracle | train s/run |\n"
+        "|---|---|---|---|---|---|\n"
+        "| offline-sl | 2.06 ± 0.00 | 6.77 ± 0.00 | 0.217 | 12% | 6 |\n"
+        "| hac | 2.02 ± 0.00 | 6.74 ± 0.00 | 0.338 | 12% | 6 |\n"
+        "| *oracle* (reference) | 16.68 | 19.41 | 0.772 | 100% | – |\n"
+    )

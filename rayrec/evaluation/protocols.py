@@ -1,0 +1,152 @@
+"""The evaluation protocols by name, and which one serves each env kind.
+
+An algorithm's registry entry names its protocol; the training path (:mod:`rayrec.train`)
+evaluates a trained module through :meth:`EvaluationProtocol.evaluate_module`, Tune
+reports :meth:`EvaluationProtocol.columns`, tables average :attr:`EvalResult.metrics`.
+``full_ranking`` and ``rating_error`` evaluate generic inputs (a scorer or predictor
+and arrays: :func:`~rayrec.evaluation.full_ranking.evaluate_full_ranking`,
+:func:`~rayrec.evaluation.rating_error.evaluate_rating_error`); the env kinds that hold
+their data (``topn``, ``logged_sessions``, ``rating_walk``) bring the step from a
+trained module to those inputs, and until one does, :meth:`evaluate_module` says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rayrec.errors import InputError
+from rayrec.evaluation import full_ranking, rating_error, slate_rollout
+from rayrec.evaluation.result import EvalResult
+
+#: (trained RLModule, simulator / data target, users=, seed=) -> result
+ModuleEvaluator = Callable[..., EvalResult]
+#: (simulator / data target, users=, seed=) -> reference policy -> metrics
+ReferenceEvaluator = Callable[..., dict[str, dict[str, float]]]
+
+
+@dataclass(frozen=True)
+class EvaluationProtocol:
+    """One way of evaluating a trained policy or model.
+
+    Args:
+        name: the protocol's name (the registry key; algorithms name it).
+        env_kinds: the env kinds whose data it evaluates on.
+        summary: one line on what it measures.
+        metrics: the metrics it reports, in order (Tune's ``eval_<m>`` columns).
+        references: the reference policies reported next to the evaluated one (Tune's
+            ``<reference>_<m>`` columns).
+        headline: the metric a table or a searcher ranks by.
+        shown: the metrics a one-screen summary shows (``rayrec train`` / ``evaluate``).
+        module_evaluator: evaluates a trained RLModule on an env target, or None while
+            no env kind of this protocol provides its data from a target.
+        reference_evaluator: evaluates the protocol's reference policies (a table's
+            reference rows) on an env target, or None where it has none.
+    """
+
+    name: str
+    env_kinds: tuple[str, ...]
+    summary: str
+    metrics: tuple[str, ...]
+    headline: str
+    shown: tuple[str, ...]
+    references: tuple[str, ...] = ()
+    module_evaluator: ModuleEvaluator | None = field(default=None, repr=False)
+    reference_evaluator: ReferenceEvaluator | None = field(default=None, repr=False)
+
+    def evaluate_module(self, module: Any, target: str, *, users: int, seed: int) -> EvalResult:
+        """The trained ``module`` evaluated on ``target`` (simulator folder or spec).
+
+        Raises:
+            InputError: no env kind of this protocol evaluates a trained module yet.
+        """
+        if self.module_evaluator is None:
+            raise InputError(
+                f"evaluation protocol {self.name}: no env kind ({', '.join(self.env_kinds)})"
+                " provides its held-out data from a trained module yet"
+            )
+        return self.module_evaluator(module, target, users=users, seed=seed)
+
+    def evaluate_references(
+        self, target: str, *, users: int, seed: int = 1
+    ) -> dict[str, dict[str, float]]:
+        """The reference policies' metrics on ``target`` (empty where there are none)."""
+        if self.reference_evaluator is None:
+            return {}
+        return self.reference_evaluator(target, users=users, seed=seed)
+
+    def columns(self, result: EvalResult | None) -> dict[str, float]:
+        """``eval_<m>`` and ``<reference>_<m>`` for every metric; NaN before the
+        evaluation (``result`` None), so every reported row has the same columns."""
+        sources: dict[str, dict[str, float]] = {"eval": result.metrics if result else {}}
+        for ref in self.references:
+            sources[ref] = result.references.get(ref, {}) if result else {}
+        return {
+            f"{prefix}_{m}": float(values.get(m, math.nan))
+            for prefix, values in sources.items()
+            for m in self.metrics
+        }
+
+
+PROTOCOLS: dict[str, EvaluationProtocol] = {
+    p.name: p
+    for p in (
+        EvaluationProtocol(
+            name=slate_rollout.NAME,
+            env_kinds=("slate",),
+            summary="greedy sessions in the evaluation simulator next to a random policy",
+            metrics=slate_rollout.METRICS,
+            headline="total_reward",
+            shown=("total_reward", "depth", "reward_variance", "coverage", "intra_list_diversity"),
+            references=("random",),
+            module_evaluator=slate_rollout.evaluate_module,
+            reference_evaluator=slate_rollout.reference_results,
+        ),
+        EvaluationProtocol(
+            name=full_ranking.NAME,
+            env_kinds=("topn", "logged_sessions"),
+            summary="HR / NDCG / precision / recall / MRR @k over the full item pool,"
+            " seen items excluded",
+            metrics=full_ranking.metric_names(),
+            headline="ndcg@10",
+            shown=full_ranking.metric_names(),
+        ),
+        EvaluationProtocol(
+            name=rating_error.NAME,
+            env_kinds=("rating_walk",),
+            summary="RMSE and MAE of predicted against real ratings over a held-out walk",
+            metrics=rating_error.METRICS,
+            headline="rmse",
+            shown=rating_error.METRICS,
+        ),
+    )
+}
+
+
+def get_protocol(name: str) -> EvaluationProtocol:
+    """The protocol called ``name``.
+
+    Raises:
+        InputError: naming the known protocols.
+    """
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        raise InputError(
+            f"unknown evaluation protocol {name!r}; expected one of: {', '.join(PROTOCOLS)}"
+        ) from None
+
+
+def protocol_for_kind(kind: str) -> EvaluationProtocol:
+    """The protocol that evaluates policies of env kind ``kind``.
+
+    Raises:
+        InputError: naming the kinds that have one.
+    """
+    for protocol in PROTOCOLS.values():
+        if kind in protocol.env_kinds:
+            return protocol
+    kinds = sorted(k for p in PROTOCOLS.values() for k in p.env_kinds)
+    raise InputError(f"no evaluation protocol for env kind {kind!r}; expected one of: {kinds}")

@@ -1,0 +1,38 @@
+"""``hac-table``: Table 2 of the HAC paper (Liu et al., WWW 2023) on one dataset.
+
+Every algorithm of :data:`HAC_TABLE_ALGOS` trained with several seeds in the env spec's
+*train* simulator for the same budget of env (user-)steps, each evaluated greedily in
+the *evaluation* simulator on the same users (the ``slate_rollout`` protocol), next to
+three reference policies (random, most popular, model-greedy oracle) in the same
+simulator. Rows are mean ± sample std over seeds of total reward and depth; coverage is
+the mean; "% of oracle" divides the total reward by the oracle's. Offline SL never
+samples the simulator: it gets HAC's number of updates at the budget.
+"""
+
+from __future__ import annotations
+
+from rayrec.tables.runner import Column, Table
+
+#: the paper's row order (Table 2)
+HAC_TABLE_ALGOS = ("offline-sl", "online-sl", "a2c", "ddpg", "td3", "hac")
+
+HAC_TABLE = Table(
+    name="hac-table",
+    reproduces="HAC paper Table 2: HAC vs DDPG, TD3, A2C, online SL, offline SL",
+    protocol="slate_rollout",
+    algos=HAC_TABLE_ALGOS,
+    env="envs/ml1m.yaml",
+    columns=(
+        Column("total reward", "total_reward"),
+        Column("depth", "depth"),
+        Column("coverage", "coverage", fmt="{:.3f}", spread=False),
+    ),
+    run_metrics=("total_reward", "depth", "reward_variance", "coverage", "intra_list_diversity"),
+    caption=(
+        "{env}: {n_seeds} seeds ({seeds}), {budget:,} env (user-)steps of training each in"
+        " the train simulator; greedy evaluation on {users} users of the evaluation"
+        " simulator; mean ± sample std over seeds."
+    ),
+    fraction_of="oracle",
+    update_reference="hac",
+)

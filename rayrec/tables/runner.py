@@ -1,0 +1,304 @@
+"""The one table runner: algorithms × seeds × budget, resumable, mean ± sample std.
+
+A :class:`Table` says what a paper table runs (its algorithms, env spec, seeds, budget,
+the evaluation protocol of its rows, its columns); a :class:`TablePlan` is one
+reproduction of it, the table's defaults with the command line's choices applied.
+:func:`run_table` trains every (algorithm, seed) through the one training path
+(:func:`rayrec.train.run_training`) and evaluates it by the table's protocol, next to
+the protocol's reference policies on the same users.
+
+Runs are resumable: each (algorithm, seed) writes ``OUT/<algo>/s<seed>/result.json``
+atomically when it finishes, with the code version that made it
+(:func:`rayrec.provenance.code_version`), and a rerun with the same budget reuses
+finished runs (saying so when they were made with other code; delete a run's folder to
+retrain it). The table, whose caption names the code versions, is written to
+``OUT/table.md``, one row per run to ``OUT/runs.csv`` and everything to
+``OUT/summary.json``. Rows are mean ± sample std (ddof 1) over seeds.
+
+An algorithm that samples no env steps (offline SL) gets the same number of gradient
+updates (of the same batch size) as the table's update reference makes at the budget:
+``training_intensity × budget / batch`` of that algorithm's defaults.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rayrec.data.io import atomic_write_text
+from rayrec.errors import InputError
+from rayrec.provenance import code_version
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One metric column: ``header``, the metric's name, its format, and whether the
+    algorithm rows show ``± sample std`` over seeds."""
+
+    header: str
+    metric: str
+    fmt: str = "{:.2f}"
+    spread: bool = True
+
+
+@dataclass
+class TablePlan:
+    """One reproduction of a table: its settings after the command line's choices."""
+
+    table: str
+    env: str
+    algos: tuple[str, ...]
+    seeds: tuple[int, ...]
+    budget_steps: int
+    eval_users: int
+    num_env_runners: int = 0
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Bad choices fail before anything trains.
+
+        Raises:
+            InputError: naming the option.
+        """
+        from rayrec.algorithms.registry import ALGORITHMS
+
+        unknown = [a for a in self.algos if a not in ALGORITHMS]
+        if unknown:
+            raise InputError(
+                f"--algos: unknown {unknown}; expected some of {', '.join(sorted(ALGORITHMS))}"
+            )
+        if self.budget_steps < 1:
+            raise InputError(f"--budget-steps must be >= 1, got {self.budget_steps}")
+        if not self.seeds:
+            raise InputError("--seeds: at least one seed")
+        if any(s < 0 for s in self.seeds):
+            raise InputError(f"--seeds: expected integers >= 0, got {list(self.seeds)}")
+        if self.eval_users < 1:
+            raise InputError(f"--eval-users must be >= 1, got {self.eval_users}")
+        if self.num_env_runners < 0:
+            raise InputError(f"--num-env-runners must be >= 0, got {self.num_env_runners}")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A paper table rayrec reproduces.
+
+    Args:
+        name: the ``rayrec reproduce`` name.
+        reproduces: what it reproduces, in words (``rayrec reproduce --list``).
+        protocol: the evaluation protocol of every row (its references are the
+            reference rows).
+        algos, env, seeds, budget_steps, eval_users: the defaults of a plan.
+        columns: the metric columns, in order.
+        run_metrics: the metrics of each run in ``runs.csv``.
+        caption: the caption's template; fields ``env``, ``n_seeds``, ``seeds``,
+            ``budget``, ``users``.
+        fraction_of: a reference whose headline metric the "% of" column divides by.
+        update_reference: the algorithm whose update count at the budget an algorithm
+            that samples no env steps gets.
+    """
+
+    name: str
+    reproduces: str
+    protocol: str
+    algos: tuple[str, ...]
+    env: str
+    columns: tuple[Column, ...]
+    run_metrics: tuple[str, ...]
+    caption: str
+    seeds: tuple[int, ...] = (0, 1, 2)
+    budget_steps: int = 16_384
+    eval_users: int = 500
+    fraction_of: str | None = None
+    update_reference: str | None = None
+
+    def plan(self, **choices: Any) -> TablePlan:
+        """A plan of this table: its defaults, with ``choices`` (None: the default)."""
+        base = TablePlan(
+            table=self.name,
+            env=self.env,
+            algos=self.algos,
+            seeds=self.seeds,
+            budget_steps=self.budget_steps,
+            eval_users=self.eval_users,
+        )
+        return replace(base, **{k: v for k, v in choices.items() if v is not None})
+
+
+# ------------------------------------------------------------------ the runs
+def run_dir(out: Path, algo: str, seed: int) -> Path:
+    return out / algo / f"s{seed}"
+
+
+def finished_run(folder: Path, plan: TablePlan, algo: str, seed: int) -> dict[str, Any] | None:
+    """The run's result if it finished with the plan's budget and evaluation, else None."""
+    path = folder / "result.json"
+    if not path.is_file():
+        return None
+    result: dict[str, Any] = json.loads(path.read_text())
+    same = (
+        result.get("algorithm") == algo
+        and result.get("seed") == seed
+        and result.get("budget_steps") == plan.budget_steps
+        and result.get("eval_users") == plan.eval_users
+    )
+    return result if same else None
+
+
+def train_options(table: Table, plan: TablePlan, algo: str, seed: int, folder: Path) -> Any:
+    """The :class:`rayrec.train.TrainOptions` of one run: the budget in env steps, or
+    the same number of updates for an algorithm that samples no env steps."""
+    from rayrec.algorithms.registry import make_config
+    from rayrec.train import TrainOptions, samples_env
+
+    overrides = dict(plan.overrides.get(algo, {}))
+    opts = TrainOptions(
+        algo=algo,
+        env=plan.env,
+        overrides=overrides,
+        seed=seed,
+        num_env_runners=plan.num_env_runners,
+        stop_iters=10**9,
+        stop_timesteps=plan.budget_steps,
+        out=str(folder),
+        eval_users=plan.eval_users,
+        checkpoint_every=10**9,
+    )
+    if not samples_env(algo) and table.update_reference is not None:
+        ref = make_config(table.update_reference)
+        updates = math.ceil(ref.training_intensity * plan.budget_steps / ref.total_train_batch_size)
+        config = make_config(algo)
+        per_iter = int(overrides.get("updates_per_iteration", config.updates_per_iteration))
+        opts.stop_iters = max(1, math.ceil(updates / per_iter))
+        opts.stop_timesteps = None
+    return opts
+
+
+def run_table(
+    table: Table, plan: TablePlan, out: Path, say: Callable[[str], None] = log.info
+) -> dict[str, Any]:
+    """Train and evaluate every (algorithm, seed) not finished yet; write the table."""
+    from rayrec.environments.rllib_env import resolve_simulator
+    from rayrec.evaluation import get_protocol
+    from rayrec.train import run_training
+
+    plan.validate()
+    out.mkdir(parents=True, exist_ok=True)
+    code = code_version()
+    results: dict[str, list[dict[str, Any]]] = {}
+    for algo in plan.algos:
+        for seed in plan.seeds:
+            folder = run_dir(out, algo, seed)
+            done = finished_run(folder, plan, algo, seed)
+            if done is None:
+                say(f"training {algo} seed {seed} ({plan.budget_steps} env steps) -> {folder}")
+                done = run_training(train_options(table, plan, algo, seed, folder))
+                done["budget_steps"] = plan.budget_steps
+                done["eval_users"] = plan.eval_users
+                done["code"] = code
+                atomic_write_text(folder / "result.json", json.dumps(done, indent=2, default=str))
+            else:
+                made_with = done.get("code", "unrecorded code")
+                note = "" if made_with == code else f"; trained with {made_with}, now {code}"
+                say(f"reusing {algo} seed {seed} ({folder}{note})")
+            results.setdefault(algo, []).append(done)
+    refs = get_protocol(table.protocol).evaluate_references(
+        resolve_simulator(plan.env, None), users=plan.eval_users
+    )
+    summary = summarize(table, plan, results, refs)
+    atomic_write_text(out / "table.md", summary["markdown"])
+    atomic_write_text(out / "runs.csv", runs_csv(table, results))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+# ------------------------------------------------------------------ the table
+# ADAPTER(issue 11): replaced by rayrec.metrics.summary.mean_std when the metrics
+# package lands on this branch.
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0 for one value)."""
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return mean, std
+
+
+def summarize(
+    table: Table,
+    plan: TablePlan,
+    results: dict[str, list[dict[str, Any]]],
+    refs: dict[str, dict[str, float]],
+) -> dict[str, Any]:
+    """Mean ± std per algorithm over its seeds, the reference rows, and the Markdown."""
+    from rayrec.evaluation import get_protocol
+
+    headline = get_protocol(table.protocol).headline
+    rows: dict[str, dict[str, float]] = {}
+    for algo, runs in results.items():
+        evals = [r["evaluation"][algo] for r in runs]
+        row: dict[str, float] = {}
+        for col in table.columns:
+            mean, std = mean_std([e[col.metric] for e in evals])
+            row[col.metric] = mean
+            if col.spread:
+                row[f"{col.metric}_std"] = std
+        row["train_seconds"] = statistics.fmean(float(r.get("train_seconds", 0.0)) for r in runs)
+        row["seeds"] = len(runs)
+        rows[algo] = row
+    whole = refs.get(table.fraction_of, {}).get(headline, math.nan) if table.fraction_of else None
+
+    def share(value: float) -> list[str]:
+        if whole is None:
+            return []
+        frac = 100 * value / whole if whole == whole and whole else math.nan
+        return [f"{frac:.0f}%"]
+
+    heads = ["model", *(c.header for c in table.columns)]
+    heads += [f"% of {table.fraction_of}"] if whole is not None else []
+    lines = ["| " + " | ".join([*heads, "train s/run"]) + " |", "|" + "---|" * (len(heads) + 1)]
+    for algo, r in rows.items():
+        cells = [
+            c.fmt.format(r[c.metric])
+            + (f" ± {c.fmt.format(r[f'{c.metric}_std'])}" if c.spread else "")
+            for c in table.columns
+        ]
+        cells += [*share(r[headline]), f"{r['train_seconds']:.0f}"]
+        lines.append(f"| {algo} | " + " | ".join(cells) + " |")
+    for name, m in refs.items():
+        cells = [c.fmt.format(m[c.metric]) for c in table.columns]
+        cells += [*share(m[headline]), "–"]
+        lines.append(f"| *{name}* (reference) | " + " | ".join(cells) + " |")
+    caption = table.caption.format(
+        env=plan.env,
+        n_seeds=len(plan.seeds),
+        seeds=", ".join(str(s) for s in plan.seeds),
+        budget=plan.budget_steps,
+        users=plan.eval_users,
+    )
+    codes = sorted({str(r.get("code", "unrecorded")) for runs in results.values() for r in runs})
+    caption += f" Code: {', '.join(codes)}."
+    markdown = caption + "\n\n" + "\n".join(lines) + "\n"
+    return {"plan": asdict(plan), "rows": rows, "references": refs, "markdown": markdown}
+
+
+def runs_csv(table: Table, results: dict[str, list[dict[str, Any]]]) -> str:
+    """One line per run: its identity, budget, time and the table's run metrics."""
+    buf = io.StringIO()
+    keys = ["algorithm", "seed", "env_steps", "iterations", "train_seconds"]
+    metrics = list(table.run_metrics)
+    writer = csv.writer(buf)
+    writer.writerow([*keys, *metrics])
+    for algo, runs in results.items():
+        for r in runs:
+            e = r["evaluation"][algo]
+            writer.writerow([*(r.get(k) for k in keys), *(e.get(m) for m in metrics)])
+    return buf.getvalue()
