@@ -101,7 +101,7 @@ def evaluate_full_ranking(
         )
     empty = [i for i, ids in enumerate(relevant) if len(ids) == 0]
     if empty:
-        raise InputError(f"full ranking: row {rows[empty[0]]!r} has no relevant item")
+        raise InputError(f"full ranking: row {rows[empty[0]]} has no relevant item")
     if not len(rows):
         raise InputError("full ranking: no rows to evaluate")
     totals: dict[str, float] = {}
