@@ -39,10 +39,11 @@ def random_policy(seed: int = 0) -> SlatePolicy:
 
 
 def popular_policy() -> SlatePolicy:
-    """The K items with the most positive responses in the simulator's log, for everyone."""
+    """The K items with the most positive responses in the simulator's log (weighted by
+    the env's reward weights), for everyone."""
 
     def act(env: SlateEnv, obs: dict[str, np.ndarray]) -> np.ndarray:
-        pop = env.sim.popularity.copy()
+        pop = env.popularity.copy()
         pop[0] = -np.inf
         top = np.argsort(-pop, kind="stable")[: env.config.slate_size]
         return np.tile(top, (env.num_envs, 1))
