@@ -270,8 +270,9 @@ def evaluate_checkpoint(
     seed: int = 1,
 ) -> dict[str, dict[str, float]]:
     """Greedy evaluation of a checkpoint and of the random policy in the eval simulator."""
+    env_config = env_config_for(env, simulator, part=PART_EVAL)
     module = load_policy_module(checkpoint)
-    sim, env_cfg = eval_simulator(env_config_for(env, simulator, part=PART_EVAL))
+    sim, env_cfg = eval_simulator(env_config)
     return {
         "agent": evaluate_policy(sim, module_policy(module), env_cfg, n_users=users, seed=seed),
         "random": evaluate_policy(
