@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from rayrec.environments.slate import EnvConfig, SlateEnv
+from rayrec.metrics.slate import session_metrics
 from rayrec.simulator.simulator import Simulator
 
 #: (env, batched observation) -> (B, K) item ids
@@ -91,15 +92,8 @@ class RolloutResult:
     slates: np.ndarray  # (S, K) every slate shown to an active user
 
     def summary(self, n_items: int) -> dict[str, float]:
-        return {
-            "total_reward": float(self.total_reward.mean()),
-            "total_reward_std": float(self.total_reward.std()),
-            "depth": float(self.depth.mean()),
-            "reward_variance": float(self.total_reward.var()),
-            "reward_per_step": float(self.total_reward.sum() / max(self.depth.sum(), 1)),
-            "coverage": float(len(np.unique(self.slates)) / n_items),
-            "users": len(self.depth),
-        }
+        """The session metrics of :func:`rayrec.metrics.slate.session_metrics`."""
+        return session_metrics(self.total_reward, self.depth, self.slates, n_items)
 
 
 def rollout(
