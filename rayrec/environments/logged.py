@@ -43,12 +43,13 @@ from typing import Any
 import numpy as np
 from ray.rllib.core.columns import Columns
 
-from rayrec.algorithms.keys import RESPONSE, SLATE_VALID
 from rayrec.environments.keys import (
     OBS_HISTORY_FEEDBACK,
     OBS_HISTORY_ITEMS,
     OBS_USER,
     OBS_USER_FEATURES,
+    RESPONSE,
+    SLATE_VALID,
 )
 from rayrec.environments.reward import reward_vector, slate_reward
 from rayrec.environments.slate import EnvConfig
