@@ -43,10 +43,10 @@ from typing import Any, Protocol
 from rayrec.algorithms.registry import make_config
 from rayrec.config import check_like, data_fields, from_dict
 from rayrec.data.io import atomic_write_text
-from rayrec.environments.rllib_env import register, resolve_simulator
+from rayrec.environments import env_config_for, env_creator_name, read_kind
 from rayrec.errors import InputError
 from rayrec.evaluation import EvalResult, EvaluationProtocol, get_protocol, protocol_for_kind
-from rayrec.simulator.keys import PART_TRAIN
+from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 
 log = logging.getLogger(__name__)
 RL_MODULE_PATH = Path("learner_group") / "learner" / "rl_module" / "default_policy"
@@ -61,13 +61,9 @@ MODEL_PREFIX = "model."
 
 # ----------------------------------------------------------------- adapters
 # ADAPTER(issue 11): the registry's metadata (AlgorithmEntry: env_kinds, protocol,
-# samples_env; check_env_kind) and rayrec.environments.read_kind land with the
-# algorithms and environments parts; until then every algorithm trains on the one env
-# kind that exists, "slate", and is evaluated by its protocol.
-def _read_kind(env: str) -> str:
-    return "slate"
-
-
+# samples_env; check_env_kind) lands with the algorithms part; until then every
+# algorithm trains on the one env kind that exists, "slate", and is evaluated by its
+# protocol.
 def _check_env_kind(algo: str, kind: str, env: str) -> None:
     if kind != "slate":
         raise InputError(f"{env}: kind: {algo} trains on env kind 'slate', got {kind!r}")
@@ -195,17 +191,16 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
     """
     opts.validate()
     config = make_config(opts.algo)
-    _check_env_kind(opts.algo, _read_kind(opts.env), opts.env)
+    _check_env_kind(opts.algo, read_kind(opts.env), opts.env)
     off_policy = isinstance(getattr(config, "replay_buffer_config", None), dict)
     if off_policy:
         config.replay_buffer_config = {**config.replay_buffer_config, "rng_seed": opts.seed}
     apply_overrides(config, opts.algo, opts.overrides, opts.source)
-    target = resolve_simulator(opts.env, opts.simulator)
+    env_config = env_config_for(opts.env, opts.simulator, part=PART_TRAIN, seed=opts.seed)
+    target = str(env_config["simulator"])
     per_runner_cpu = 0.5 if opts.num_env_runners else 0
     config = (
-        config.environment(
-            env=register(), env_config={"simulator": target, "part": PART_TRAIN, "seed": opts.seed}
-        )
+        config.environment(env=env_creator_name(env_config["kind"]), env_config=env_config)
         .env_runners(
             num_env_runners=opts.num_env_runners,
             num_envs_per_env_runner=opts.num_envs_per_env_runner,
@@ -350,8 +345,9 @@ class TrainingRun:
     evaluate the last iteration by the algorithm's protocol.
 
     Args:
-        config: a validated RLlib algorithm config (:func:`build_config`).
-        target: the simulator target the evaluation runs on.
+        config: a validated RLlib algorithm config (:func:`build_config`); the
+            evaluation runs on its ``env_config`` (the protocol takes the evaluation
+            part).
         protocol: the evaluation protocol.
         stop: when to stop.
         checkpoint_every: a checkpoint every this many iterations (and at the last).
@@ -359,7 +355,7 @@ class TrainingRun:
 
     Use as a context manager (the algorithm is stopped on exit)::
 
-        with TrainingRun(config, target, protocol, stop=StopCriteria(10)) as run:
+        with TrainingRun(config, protocol, stop=StopCriteria(10)) as run:
             run.start()
             run.run(sink)
     """
@@ -367,7 +363,6 @@ class TrainingRun:
     def __init__(
         self,
         config: Any,
-        target: str,
         protocol: EvaluationProtocol,
         *,
         stop: StopCriteria,
@@ -376,7 +371,6 @@ class TrainingRun:
         eval_seed: int = 1,
     ) -> None:
         self.config = config
-        self.target = target
         self.protocol = protocol
         self.stop_criteria = stop
         self.checkpoint_every = checkpoint_every
@@ -388,10 +382,9 @@ class TrainingRun:
     @classmethod
     def from_options(cls, opts: TrainOptions) -> TrainingRun:
         """The run ``rayrec train`` (and a table) makes of ``opts``."""
-        config, target = build_config(opts)
+        config, _ = build_config(opts)
         return cls(
             config,
-            target,
             algorithm_protocol(opts.algo),
             stop=opts.stop(),
             checkpoint_every=opts.checkpoint_every,
@@ -434,7 +427,10 @@ class TrainingRun:
     def evaluate(self) -> EvalResult:
         """The current module evaluated by the protocol."""
         return self.protocol.evaluate_module(
-            self.algo.get_module(), self.target, users=self.eval_users, seed=self.eval_seed
+            self.algo.get_module(),
+            self.config.env_config,
+            users=self.eval_users,
+            seed=self.eval_seed,
         )
 
     def save(self, folder: Path) -> None:
@@ -530,7 +526,7 @@ def run_training(
     result_json = {
         "algorithm": opts.algo,
         "env": opts.env,
-        "simulator": run.target,
+        "simulator": str(run.config.env_config["simulator"]),
         "seed": opts.seed,
         "iterations": last["iteration"],
         "env_steps": last["env_steps"],
@@ -599,11 +595,12 @@ def evaluate_checkpoint(
     users: int = 1000,
     seed: int = 1,
 ) -> EvalResult:
-    """A checkpoint's greedy policy evaluated by the protocol of the env's kind."""
-    target = resolve_simulator(env, simulator)
+    """A checkpoint's greedy policy evaluated by the protocol of the env's kind (the
+    env spec is resolved first: a missing simulator says how to train it)."""
+    env_config = env_config_for(env, simulator, part=PART_EVAL)
     module = load_policy_module(checkpoint)
-    return protocol_for_kind(_read_kind(env)).evaluate_module(
-        module, target, users=users, seed=seed
+    return protocol_for_kind(env_config["kind"]).evaluate_module(
+        module, env_config, users=users, seed=seed
     )
 
 

@@ -1,9 +1,9 @@
 """Batch and model-output keys shared by rayrec's algorithms (never ad-hoc strings)."""
 
-#: (B, K, F) per-item responses of the slate taken at t (from the env's info)
-RESPONSE = "slate_response"
-#: (B, K) whether each slate position was shown (from the env's info)
-SLATE_VALID = "slate_valid"
+# the transition columns RESPONSE (B, K, F) and SLATE_VALID (B, K) are the environments'
+from rayrec.environments.keys import RESPONSE as RESPONSE
+from rayrec.environments.keys import SLATE_VALID as SLATE_VALID
+
 #: (B, Z) the hyper-action Z_t the policy emitted (with exploration noise), stored in replay
 HYPER_ACTION = "hyper_action"
 

@@ -17,43 +17,18 @@ import numpy as np
 
 from rayrec.errors import InputError
 from rayrec.evaluation.result import EvalResult
+from rayrec.metrics.ranking import RANKING_METRICS, ranking_metrics
 
 NAME = "full_ranking"
 #: the cut-offs reported by default
 DEFAULT_KS = (10,)
-METRIC_NAMES = ("hr", "ndcg", "precision", "recall", "mrr")
 #: (row ids of a batch) -> (b, I) scores over the whole item pool
 Scorer = Callable[[np.ndarray], np.ndarray]
 
 
 def metric_names(ks: Sequence[int] = DEFAULT_KS) -> tuple[str, ...]:
-    """``hr@10``, ``ndcg@10``, ... for each cut-off."""
-    return tuple(f"{m}@{k}" for k in ks for m in METRIC_NAMES)
-
-
-# ADAPTER(issue 11): replaced by rayrec.metrics.ranking.ranking_metrics when the
-# metrics package lands on this branch (same names and semantics).
-def _ranking_metrics(
-    scores: np.ndarray, relevant: np.ndarray, ks: Sequence[int], exclude: np.ndarray
-) -> dict[str, float]:
-    masked = np.where(exclude, -np.inf, scores)  # (N, I)
-    order = np.argsort(-masked, axis=1, kind="stable")  # (N, I)
-    hits = np.take_along_axis(relevant, order, axis=1)  # (N, I) relevance by rank
-    n_rel = relevant.sum(axis=1)  # (N,)
-    discount = 1.0 / np.log2(np.arange(2, scores.shape[1] + 2))  # (I,)
-    out: dict[str, float] = {}
-    for k in ks:
-        top = hits[:, :k]  # (N, k)
-        n_hit = top.sum(axis=1)  # (N,)
-        dcg = (top * discount[:k]).sum(axis=1)  # (N,)
-        ideal = np.cumsum(discount[:k])[np.minimum(n_rel, k) - 1]  # (N,)
-        first = np.where(top.any(axis=1), top.argmax(axis=1) + 1, np.inf)  # (N,)
-        out[f"hr@{k}"] = float(np.mean(n_hit > 0))
-        out[f"ndcg@{k}"] = float(np.mean(dcg / ideal))
-        out[f"precision@{k}"] = float(np.mean(n_hit / k))
-        out[f"recall@{k}"] = float(np.mean(n_hit / n_rel))
-        out[f"mrr@{k}"] = float(np.mean(1.0 / first))
-    return out
+    """``hr@10``, ``ndcg@10``, ... for each cut-off (:func:`ranking_metrics`' order)."""
+    return tuple(f"{m}@{k}" for m in RANKING_METRICS for k in ks)
 
 
 def _mask(items: Sequence[np.ndarray], n_items: int) -> np.ndarray:
@@ -87,7 +62,8 @@ def evaluate_full_ranking(
 
     Returns:
         The mean over rows of ``hr@k``, ``ndcg@k``, ``precision@k``, ``recall@k`` and
-        ``mrr@k`` for each ``k``.
+        ``mrr@k`` for each ``k``; a row whose relevant items were all seen is left out
+        (``evaluated`` counts the rows in the means).
 
     Raises:
         InputError: rows, relevant and exclude of different lengths, or a row with no
@@ -104,15 +80,22 @@ def evaluate_full_ranking(
         raise InputError(f"full ranking: row {rows[empty[0]]} has no relevant item")
     if not len(rows):
         raise InputError("full ranking: no rows to evaluate")
-    totals: dict[str, float] = {}
+    totals = dict.fromkeys(metric_names(ks), 0.0)
+    counted = 0  # rows with a relevant item left after exclusion (the means' rows)
     for start in range(0, len(rows), batch):
         sl = slice(start, start + batch)
         scores = np.asarray(scorer(rows[sl]), dtype=np.float64)  # (b, I)
         n_items = scores.shape[1]
-        part = _ranking_metrics(
-            scores, _mask(relevant[sl], n_items), ks, _mask(exclude[sl], n_items)
-        )
+        rel = _mask(relevant[sl], n_items)  # (b, I)
+        seen = _mask(exclude[sl], n_items)  # (b, I)
+        n_rows = int((rel & ~seen).any(axis=1).sum())
+        if not n_rows:
+            continue
+        part = ranking_metrics(scores, rel, ks, exclude=seen)
         for key, value in part.items():
-            totals[key] = totals.get(key, 0.0) + value * len(scores)
-    metrics = {key: value / len(rows) for key, value in totals.items()}
-    return EvalResult(protocol=NAME, metrics=metrics, evaluated=len(rows), data=data)
+            totals[key] += value * n_rows
+        counted += n_rows
+    if not counted:
+        raise InputError("full ranking: every relevant item is among the row's seen items")
+    metrics = {key: value / counted for key, value in totals.items()}
+    return EvalResult(protocol=NAME, metrics=metrics, evaluated=counted, data=data)

@@ -13,7 +13,7 @@ trained module to those inputs, and until one does, :meth:`evaluate_module` says
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +21,9 @@ from rayrec.errors import InputError
 from rayrec.evaluation import full_ranking, rating_error, slate_rollout
 from rayrec.evaluation.result import EvalResult
 
-#: (trained RLModule, simulator / data target, users=, seed=) -> result
+#: (trained RLModule, env_config, users=, seed=) -> result
 ModuleEvaluator = Callable[..., EvalResult]
-#: (simulator / data target, users=, seed=) -> reference policy -> metrics
+#: (env_config, users=, seed=) -> reference policy -> metrics
 ReferenceEvaluator = Callable[..., dict[str, dict[str, float]]]
 
 
@@ -40,10 +40,10 @@ class EvaluationProtocol:
             ``<reference>_<m>`` columns).
         headline: the metric a table or a searcher ranks by.
         shown: the metrics a one-screen summary shows (``rayrec train`` / ``evaluate``).
-        module_evaluator: evaluates a trained RLModule on an env target, or None while
-            no env kind of this protocol provides its data from a target.
+        module_evaluator: evaluates a trained RLModule on an env_config's env, or None
+            while no env kind of this protocol provides its data from an env_config.
         reference_evaluator: evaluates the protocol's reference policies (a table's
-            reference rows) on an env target, or None where it has none.
+            reference rows) on an env_config's env, or None where it has none.
     """
 
     name: str
@@ -56,8 +56,12 @@ class EvaluationProtocol:
     module_evaluator: ModuleEvaluator | None = field(default=None, repr=False)
     reference_evaluator: ReferenceEvaluator | None = field(default=None, repr=False)
 
-    def evaluate_module(self, module: Any, target: str, *, users: int, seed: int) -> EvalResult:
-        """The trained ``module`` evaluated on ``target`` (simulator folder or spec).
+    def evaluate_module(
+        self, module: Any, env_config: Mapping[str, Any], *, users: int, seed: int
+    ) -> EvalResult:
+        """The trained ``module`` evaluated on the env ``env_config`` describes (an RLlib
+        env_config, :func:`rayrec.environments.env_config_for`; the protocol picks its
+        evaluation part).
 
         Raises:
             InputError: no env kind of this protocol evaluates a trained module yet.
@@ -67,15 +71,16 @@ class EvaluationProtocol:
                 f"evaluation protocol {self.name}: no env kind ({', '.join(self.env_kinds)})"
                 " provides its held-out data from a trained module yet"
             )
-        return self.module_evaluator(module, target, users=users, seed=seed)
+        return self.module_evaluator(module, env_config, users=users, seed=seed)
 
     def evaluate_references(
-        self, target: str, *, users: int, seed: int = 1
+        self, env_config: Mapping[str, Any], *, users: int, seed: int = 1
     ) -> dict[str, dict[str, float]]:
-        """The reference policies' metrics on ``target`` (empty where there are none)."""
+        """The reference policies' metrics on ``env_config``'s env (empty where there are
+        none)."""
         if self.reference_evaluator is None:
             return {}
-        return self.reference_evaluator(target, users=users, seed=seed)
+        return self.reference_evaluator(env_config, users=users, seed=seed)
 
     def columns(self, result: EvalResult | None) -> dict[str, float]:
         """``eval_<m>`` and ``<reference>_<m>`` for every metric; NaN before the

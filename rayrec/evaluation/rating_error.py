@@ -14,21 +14,12 @@ import numpy as np
 
 from rayrec.errors import InputError
 from rayrec.evaluation.result import EvalResult
+from rayrec.metrics.rating import mae, rmse
 
 NAME = "rating_error"
 METRICS = ("rmse", "mae")
 #: (users (b,), items (b,)) -> predicted ratings (b,)
 Predictor = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-# ADAPTER(issue 11): replaced by rayrec.metrics.rating.rmse / mae when the metrics
-# package lands on this branch.
-def _rmse(predicted: np.ndarray, real: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((predicted - real) ** 2)))
-
-
-def _mae(predicted: np.ndarray, real: np.ndarray) -> float:
-    return float(np.mean(np.abs(predicted - real)))
 
 
 def evaluate_rating_error(
@@ -75,5 +66,5 @@ def evaluate_rating_error(
     predicted = np.concatenate(parts)  # (N,)
     if clip is not None:
         predicted = np.clip(predicted, clip[0], clip[1])
-    metrics = {"rmse": _rmse(predicted, real), "mae": _mae(predicted, real)}
+    metrics = {"rmse": rmse(predicted, real), "mae": mae(predicted, real)}
     return EvalResult(protocol=NAME, metrics=metrics, evaluated=len(real), data=data)

@@ -12,15 +12,17 @@ item representations). Tables add the most-popular and oracle references
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
-from rayrec.environments.rllib_env import env_config_of
+from rayrec.environments import env_config_of
 from rayrec.environments.rollout import POLICIES, SlatePolicy, random_policy, rollout
 from rayrec.environments.slate import EnvConfig
 from rayrec.evaluation.result import EvalResult
+from rayrec.metrics.slate import intra_list_diversity
 from rayrec.simulator.keys import PART_EVAL
 from rayrec.simulator.simulator import Simulator
 
@@ -54,20 +56,6 @@ def module_policy(module: Any) -> SlatePolicy:
     return act
 
 
-# ADAPTER(issue 11): replaced by rayrec.metrics.slate.intra_list_diversity when the
-# metrics package lands on this branch.
-def intra_list_diversity(slates: np.ndarray, item_vectors: np.ndarray) -> float:
-    """Mean over slates of the mean pairwise (1 − cos) between slate items."""
-    v = item_vectors / np.linalg.norm(item_vectors, axis=-1, keepdims=True).clip(min=1e-9)
-    e = v[slates]  # (N, K, e)
-    sim = np.einsum("nke,nje->nkj", e, e)  # (N, K, K)
-    k = slates.shape[1]
-    if k < 2:
-        return 0.0
-    off = (sim.sum(axis=(1, 2)) - np.trace(sim, axis1=1, axis2=2)) / (k * (k - 1))
-    return float(np.mean(1.0 - off))
-
-
 def evaluate_policy(
     simulator: Simulator,
     policy: SlatePolicy,
@@ -87,15 +75,23 @@ def evaluate_policy(
     }
 
 
-def eval_simulator(target: str) -> tuple[Simulator, EnvConfig]:
-    """The evaluation simulator of a simulator target and its session settings."""
-    return env_config_of({"simulator": target, "part": PART_EVAL})
+def eval_simulator(target: str | Mapping[str, Any]) -> tuple[Simulator, EnvConfig]:
+    """The evaluation simulator and session settings of a training ``env_config`` (or of
+    a ground-truth spec file's path)."""
+    env_config = {"simulator": target} if isinstance(target, str) else dict(target)
+    return env_config_of({**env_config, "part": PART_EVAL})
 
 
-def evaluate_module(module: Any, target: str, *, users: int, seed: int) -> EvalResult:
+def _shown(env_config: Mapping[str, Any]) -> str:
+    return f"evaluation simulator of {env_config.get('spec') or env_config['simulator']}"
+
+
+def evaluate_module(
+    module: Any, env_config: Mapping[str, Any], *, users: int, seed: int
+) -> EvalResult:
     """The greedy policy of ``module`` and the random policy, on the same ``users``
-    users of the evaluation simulator of ``target`` (a simulator folder or spec)."""
-    sim, env_cfg = eval_simulator(target)
+    users of the evaluation simulator of ``env_config`` (its session settings)."""
+    sim, env_cfg = eval_simulator(env_config)
     agent = evaluate_policy(sim, module_policy(module), env_cfg, n_users=users, seed=seed)
     rand = evaluate_policy(sim, random_policy(), env_cfg, n_users=users, seed=seed)
     return EvalResult(
@@ -103,14 +99,16 @@ def evaluate_module(module: Any, target: str, *, users: int, seed: int) -> EvalR
         metrics=agent,
         references={"random": rand},
         evaluated=users,
-        data=f"evaluation simulator of {target}",
+        data=_shown(env_config),
         seed=seed,
     )
 
 
-def reference_results(target: str, *, users: int, seed: int = 1) -> dict[str, dict[str, float]]:
+def reference_results(
+    env_config: Mapping[str, Any], *, users: int, seed: int = 1
+) -> dict[str, dict[str, float]]:
     """Random, most-popular and model-greedy oracle in the evaluation simulator."""
-    sim, env_cfg = eval_simulator(target)
+    sim, env_cfg = eval_simulator(env_config)
     return {
         name: evaluate_policy(sim, make(), env_cfg, n_users=users, seed=seed)
         for name, make in POLICIES.items()

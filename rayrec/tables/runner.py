@@ -28,7 +28,7 @@ import json
 import logging
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -188,8 +188,9 @@ def run_table(
     table: Table, plan: TablePlan, out: Path, say: Callable[[str], None] = log.info
 ) -> dict[str, Any]:
     """Train and evaluate every (algorithm, seed) not finished yet; write the table."""
-    from rayrec.environments.rllib_env import resolve_simulator
+    from rayrec.environments import env_config_for
     from rayrec.evaluation import get_protocol
+    from rayrec.simulator.keys import PART_EVAL
     from rayrec.train import run_training
 
     plan.validate()
@@ -213,7 +214,7 @@ def run_table(
                 say(f"reusing {algo} seed {seed} ({folder}{note})")
             results.setdefault(algo, []).append(done)
     refs = get_protocol(table.protocol).evaluate_references(
-        resolve_simulator(plan.env, None), users=plan.eval_users
+        env_config_for(plan.env, part=PART_EVAL), users=plan.eval_users
     )
     summary = summarize(table, plan, results, refs)
     atomic_write_text(out / "table.md", summary["markdown"])
@@ -223,15 +224,6 @@ def run_table(
 
 
 # ------------------------------------------------------------------ the table
-# ADAPTER(issue 11): replaced by rayrec.metrics.summary.mean_std when the metrics
-# package lands on this branch.
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof 1; 0 for one value)."""
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return mean, std
-
-
 def summarize(
     table: Table,
     plan: TablePlan,
@@ -240,6 +232,7 @@ def summarize(
 ) -> dict[str, Any]:
     """Mean ± std per algorithm over its seeds, the reference rows, and the Markdown."""
     from rayrec.evaluation import get_protocol
+    from rayrec.metrics.summary import mean_std
 
     headline = get_protocol(table.protocol).headline
     rows: dict[str, dict[str, float]] = {}

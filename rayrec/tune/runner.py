@@ -53,15 +53,12 @@ MAX_CHECKED_POINTS = 256
 def _simulator_folder(spec: TuneSpec) -> str | None:
     """The learned simulator's folder as an absolute path, resolved here in the driver:
     trials run in their own working folders, where ``runs/simulators`` is not."""
-    from rayrec.environments.rllib_env import default_simulator_root
-    from rayrec.simulator.spec import load_spec
+    from rayrec.environments import default_simulator_folder
 
     if spec.simulator:
         return str(Path(spec.simulator).resolve())
-    env_spec = load_spec(spec.env)
-    if env_spec.backend == "ground_truth":
-        return None
-    return str(default_simulator_root(env_spec.name).resolve())
+    folder = default_simulator_folder(spec.env)
+    return None if folder is None else str(folder.resolve())
 
 
 def param_space(spec: TuneSpec) -> dict[str, Any]:
@@ -145,10 +142,9 @@ def trial_run(trial_config: dict[str, Any]) -> Any:
 
     run = trial_config["rayrec"]
     stop = run["stop"]
-    config, target = algorithm_config(trial_config)
+    config, _ = algorithm_config(trial_config)
     return TrainingRun(
         config,
-        target,
         algorithm_protocol(str(trial_config["algorithm"])),
         stop=StopCriteria(
             iterations=int(stop["training_iteration"]),

@@ -145,14 +145,15 @@ class FixedSlates:
 
 
 def test_slate_protocol_is_the_rollout_of_the_greedy_policy_next_to_random() -> None:
-    from rayrec.environments.rllib_env import resolve_simulator
+    from rayrec.environments import env_config_for
     from rayrec.environments.rollout import random_policy
     from rayrec.evaluation.slate_rollout import eval_simulator, evaluate_policy, module_policy
 
-    target = resolve_simulator(SYNTHETIC, None)
-    sim, env_cfg = eval_simulator(target)
+    env_config = env_config_for(SYNTHETIC, part="train", seed=0)
+    sim, env_cfg = eval_simulator(env_config)
+    assert sim.meta.get("part", "eval") == "eval"
     module = FixedSlates(list(range(1, env_cfg.slate_size + 1)))
-    result = get_protocol("slate_rollout").evaluate_module(module, target, users=20, seed=3)
+    result = get_protocol("slate_rollout").evaluate_module(module, env_config, users=20, seed=3)
     assert result.metrics == evaluate_policy(
         sim, module_policy(module), env_cfg, n_users=20, seed=3
     )
@@ -160,4 +161,20 @@ def test_slate_protocol_is_the_rollout_of_the_greedy_policy_next_to_random() -> 
         "random": evaluate_policy(sim, random_policy(), env_cfg, n_users=20, seed=3)
     }
     assert result.evaluated == 20 and result.seed == 3
+    assert result.data == f"evaluation simulator of {SYNTHETIC}"
     assert set(result.by_policy("hac")) == {"hac", "random"}
+
+
+def test_full_ranking_leaves_out_rows_whose_relevant_items_were_all_seen() -> None:
+    """Row 1's only relevant item is excluded: the means are over rows 0 and 2."""
+    scorer = scores_from([[3.0, 2.0, 1.0], [3.0, 2.0, 1.0], [3.0, 2.0, 1.0]])
+    result = evaluate_full_ranking(
+        scorer,
+        np.arange(3),
+        [np.array([0]), np.array([1]), np.array([2])],
+        [np.array([], dtype=np.int64), np.array([1]), np.array([], dtype=np.int64)],
+        ks=(1,),
+        batch=2,
+    )
+    assert result.evaluated == 2
+    assert result.metrics["hr@1"] == pytest.approx(0.5)  # row 0 hit, row 2 missed
