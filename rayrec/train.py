@@ -92,7 +92,8 @@ class TrainOptions:
 
     ``overrides`` are ``--config`` fields (``model.<field>`` for the model config);
     ``source`` formats the name of an overridden field in errors (``--config {key}``
-    on the command line, ``config.{key}`` in a sweep spec).
+    on the command line, ``config.{key}`` in a sweep spec). ``checkpoint_every`` None:
+    no checkpoint at all (a table's runs keep only their results).
     """
 
     algo: str
@@ -107,7 +108,7 @@ class TrainOptions:
     stop_timesteps: int | None = None
     out: str = "runs/train"
     eval_users: int = 500
-    checkpoint_every: int = 10
+    checkpoint_every: int | None = 10
     source: str = "--config {key}"
 
     def validate(self) -> None:
@@ -121,7 +122,11 @@ class TrainOptions:
             ("--num-env-runners", self.num_env_runners, 0),
             ("--num-envs", self.num_envs_per_env_runner, 1),
             ("--eval-users", self.eval_users, 1),
-            ("--checkpoint-every", self.checkpoint_every, 1),
+            (
+                "--checkpoint-every",
+                1 if self.checkpoint_every is None else self.checkpoint_every,
+                1,
+            ),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InputError(f"{option}: expected an integer >= {low}, got {value!r}")
@@ -350,7 +355,8 @@ class TrainingRun:
             part).
         protocol: the evaluation protocol.
         stop: when to stop.
-        checkpoint_every: a checkpoint every this many iterations (and at the last).
+        checkpoint_every: a checkpoint every this many iterations and at the last (None:
+            no checkpoints).
         eval_users: users (sessions) of the final evaluation; ``eval_seed`` their seed.
 
     Use as a context manager (the algorithm is stopped on exit)::
@@ -366,7 +372,7 @@ class TrainingRun:
         protocol: EvaluationProtocol,
         *,
         stop: StopCriteria,
-        checkpoint_every: int = 10,
+        checkpoint_every: int | None = 10,
         eval_users: int = 500,
         eval_seed: int = 1,
     ) -> None:
@@ -411,7 +417,8 @@ class TrainingRun:
         return Iteration(
             row=row,
             state=self.state,
-            checkpoint_due=last or iteration % self.checkpoint_every == 0,
+            checkpoint_due=self.checkpoint_every is not None
+            and (last or iteration % self.checkpoint_every == 0),
             evaluation=self.evaluate() if last else None,
         )
 
@@ -478,6 +485,7 @@ class LocalOutputs:
         self.per_iteration = per_iteration
         self.progress = progress
         self.rows: list[dict[str, Any]] = []
+        self.saved = False
         self.board = _board(out / "tensorboard")
 
     @property
@@ -493,6 +501,7 @@ class LocalOutputs:
             self.progress(it.row)
         if it.checkpoint_due:
             run.save(self.checkpoint)
+            self.saved = True
         if it.evaluation is not None:
             for name, metrics in it.evaluation.by_policy(self.algo).items():
                 _log_scalars(self.board, f"eval/{name}", metrics, step=it.row["env_steps"])
@@ -534,7 +543,7 @@ def run_training(
         "overrides": opts.overrides,
         "protocol": evaluation.protocol,
         "evaluation": evaluation.by_policy(opts.algo),
-        "checkpoint": str(sink.checkpoint.resolve()),
+        "checkpoint": str(sink.checkpoint.resolve()) if sink.saved else None,
     }
     atomic_write_text(out / "result.json", json.dumps(result_json, indent=2, default=str))
     return result_json

@@ -13,7 +13,9 @@ atomically when it finishes, with the code version that made it
 finished runs (saying so when they were made with other code; delete a run's folder to
 retrain it). The table, whose caption names the code versions, is written to
 ``OUT/table.md``, one row per run to ``OUT/runs.csv`` and everything to
-``OUT/summary.json``. Rows are mean ± sample std (ddof 1) over seeds.
+``OUT/summary.json``. Rows are mean ± sample std (ddof 1) over seeds. A run keeps
+its ``progress.csv``, TensorBoard logs and result, not a checkpoint (an off-policy
+one would carry its replay buffer, ~100 MB).
 
 An algorithm that samples no env steps (offline SL) gets the same number of gradient
 updates (of the same batch size) as the table's update reference makes at the budget:
@@ -172,7 +174,7 @@ def train_options(table: Table, plan: TablePlan, algo: str, seed: int, folder: P
         stop_timesteps=plan.budget_steps,
         out=str(folder),
         eval_users=plan.eval_users,
-        checkpoint_every=10**9,
+        checkpoint_every=None,  # a table keeps results, not (replay-buffer sized) checkpoints
     )
     if not samples_env(algo) and table.update_reference is not None:
         ref = make_config(table.update_reference)
