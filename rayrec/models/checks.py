@@ -56,8 +56,9 @@ def check_number(
     below = low is not None and (value <= low if low_open else value < low)
     above = high is not None and (value >= high if high_open else value > high)
     if below or above:
+        shown = int(value) if float(value).is_integer() else value  # 2.0 (from YAML 2) -> 2
         raise InputError(
-            f"{name}: expected a number {_interval(low, high, low_open, high_open)}, got {value!r}"
+            f"{name}: expected a number {_interval(low, high, low_open, high_open)}, got {shown!r}"
         )
     return float(value)
 

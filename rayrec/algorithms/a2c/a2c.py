@@ -35,6 +35,7 @@ from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.ppo.ppo import PPO, PPOConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
+from rayrec.errors import InputError
 from rayrec.models.checks import check_number, check_widths
 from rayrec.models.state import StateEncoderConfig
 
@@ -186,6 +187,10 @@ class A2CConfig(PPOConfig):
             self._value_error(
                 f"A2C config: 'train_batch_size_per_learner' must be an integer >= 1, got {batch!r}"
             )
+        try:  # the model fields too, before any module is built (in a Ray worker)
+            A2CModelConfig.from_model_config(self.model_config)
+        except InputError as exc:
+            self._value_error(str(exc))
         super().validate()
 
     @staticmethod

@@ -53,6 +53,7 @@ from ray.rllib.utils.metrics import (
 )
 
 from rayrec.algorithms.ddpg.replay import TransitionBuffer
+from rayrec.errors import InputError
 from rayrec.models.checks import check_bool, check_choice, check_number, check_widths
 from rayrec.models.state import StateEncoderConfig
 
@@ -333,6 +334,10 @@ class DDPGConfig(DQNConfig):
             self._value_error(
                 f"{label} config: 'policy_delay' must be an integer >= 1, got {self.policy_delay!r}"
             )
+        try:  # the model fields too, before any module is built (in a Ray worker)
+            DDPGModelConfig.from_model_config(self.model_config)
+        except InputError as exc:
+            self._value_error(str(exc))
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         from rayrec.algorithms.ddpg.torch.default_ddpg_torch_rl_module import (
