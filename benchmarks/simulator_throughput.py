@@ -7,7 +7,8 @@ Usage::
 
 The simulator defaults to the ML-1M evaluation simulator if it has been trained
 (``rayrec simulator train envs/ml1m.yaml``), else a learned simulator trained for two
-epochs on the synthetic log (same architecture). Slates are drawn in advance
+epochs on the synthetic log (same architecture). Sessions run with ``envs/ml1m.yaml``'s
+``env`` settings (a checkpoint holds none). Slates are drawn in advance
 (random distinct items) so only the environment is timed.
 
 - batched: one ``SlateEnv`` stepping B users per call, B ∈ {1, 32, 256, 4096}
@@ -50,6 +51,7 @@ from rayrec.environments.slate import EnvConfig, SingleUserSlateEnv, SlateEnv
 from rayrec.simulator.simulator import Simulator
 
 DEFAULT_CHECKPOINT = Path("runs/simulators/ml1m/eval")
+SESSION_SPEC = Path(__file__).resolve().parents[1] / "envs" / "ml1m.yaml"
 
 
 def synthetic_learned_simulator() -> tuple[Simulator, EnvConfig]:
@@ -61,13 +63,13 @@ def synthetic_learned_simulator() -> tuple[Simulator, EnvConfig]:
     from rayrec.simulator.slates import FeedbackRule
     from rayrec.simulator.spec import (
         DatasetSpec,
-        EnvSpec,
         ModelSpec,
+        SimulatorSpec,
         SlateSpec,
         TrainingSpec,
     )
 
-    spec = EnvSpec(
+    spec = SimulatorSpec(
         name="synthetic-learned",
         dataset=DatasetSpec(name="synthetic"),
         synthetic=SyntheticConfig(n_users=3000, n_items=3600, sessions_per_user=4),
@@ -77,16 +79,16 @@ def synthetic_learned_simulator() -> tuple[Simulator, EnvConfig]:
     )
     out = Path(tempfile.mkdtemp(prefix="rayrec-bench-"))
     train_simulators(spec, out, parts=("eval",))
-    return Simulator.load(out / "eval"), spec.env
+    return Simulator.load(out / "eval"), EnvConfig()
 
 
 def load(target: Path | None) -> tuple[Simulator, EnvConfig, str]:
-    from rayrec.config import from_dict
+    from rayrec.environments import load_env_spec
 
     path = target or DEFAULT_CHECKPOINT
     if (path / "meta.json").is_file():
         sim = Simulator.load(path)
-        return sim, from_dict(EnvConfig, sim.meta.get("env", {}), "env"), str(path)
+        return sim, load_env_spec(SESSION_SPEC).env, str(path)
     if target is not None:
         raise SystemExit(f"no simulator checkpoint at {target}")
     sim, cfg = synthetic_learned_simulator()

@@ -248,11 +248,11 @@ def _sim_train_args(p: argparse.ArgumentParser) -> None:
 
 @command("simulator train", _sim_train_args)
 def _simulator_train(args: argparse.Namespace) -> int:
+    from rayrec.environments import load_env_spec
     from rayrec.environments.rllib_env import DEFAULT_SIM_ROOT
     from rayrec.simulator.build import train_simulators
-    from rayrec.simulator.spec import load_spec
 
-    spec = load_spec(args.spec)
+    spec = load_env_spec(args.spec).simulator  # the whole file is checked, env included
     parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
     bad = [p for p in parts if p not in ("train", "eval")]
     if bad:
@@ -305,7 +305,10 @@ def _simulator_train(args: argparse.Namespace) -> int:
 
 
 def _sim_check_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", help="env spec YAML or simulator checkpoint folder")
+    p.add_argument(
+        "target",
+        help="env spec YAML, or a simulator checkpoint folder (run with the default session)",
+    )
     p.add_argument("--part", default="eval", choices=["train", "eval"], help="which simulator")
     p.add_argument("--checkpoint", help="checkpoint folder for a spec with a learned simulator")
     p.add_argument("--users", type=int, default=1000, help="users (sessions) per policy")
@@ -315,12 +318,13 @@ def _sim_check_args(p: argparse.ArgumentParser) -> None:
 
 
 def load_simulator_target(target: str, part: str, checkpoint: str | None = None) -> tuple[Any, Any]:
-    """(Simulator, EnvConfig) from a spec file or a checkpoint folder."""
-    from rayrec.environments.rllib_env import env_config_of, resolve_simulator
+    """(Simulator, EnvConfig) from a spec file (its session settings) or a checkpoint
+    folder (EnvConfig's default session: a checkpoint holds no session settings)."""
+    from rayrec.environments import env_config_for, env_config_of
 
-    if not Path(target).is_dir():
-        target = resolve_simulator(target, checkpoint, part=part, option="--checkpoint")
-    return env_config_of({"simulator": target, "part": part})
+    if Path(target).is_dir():
+        return env_config_of({"simulator": target, "part": part, "env": {}})
+    return env_config_of(env_config_for(target, checkpoint, part=part, option="--checkpoint"))
 
 
 @command("simulator check", _sim_check_args)

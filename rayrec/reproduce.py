@@ -114,12 +114,13 @@ def _options(plan: TablePlan, algo: str, seed: int, run_dir: Path) -> Any:
 
 def references(plan: TablePlan) -> dict[str, dict[str, float]]:
     """Random, most-popular and model-greedy oracle in the evaluation simulator."""
-    from rayrec.environments.rllib_env import resolve_simulator
+    from rayrec.environments import env_config_for
     from rayrec.environments.rollout import POLICIES
     from rayrec.evaluation.slate_metrics import evaluate_policy
+    from rayrec.simulator.keys import PART_EVAL
     from rayrec.train import eval_simulator
 
-    sim, env_cfg = eval_simulator(resolve_simulator(plan.env, None))
+    sim, env_cfg = eval_simulator(env_config_for(plan.env, part=PART_EVAL))
     return {
         name: evaluate_policy(sim, make(), env_cfg, n_users=plan.eval_users, seed=1)
         for name, make in POLICIES.items()

@@ -21,14 +21,14 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rayrec.algorithms.registry import make_config
 from rayrec.data.io import atomic_write_text
-from rayrec.environments.rllib_env import env_config_of, register, resolve_simulator
+from rayrec.environments import env_config_for, env_config_of, env_creator_name
 from rayrec.environments.rollout import random_policy
 from rayrec.environments.slate import EnvConfig
 from rayrec.errors import InputError
@@ -81,7 +81,8 @@ def _model_field(config: Any, algo: str, key: str) -> str:
 
 def build_config(opts: TrainOptions) -> tuple[Any, str]:
     """The algorithm config for ``opts`` (validated) and the simulator target."""
-    target = resolve_simulator(opts.env, opts.simulator)
+    env_config = env_config_for(opts.env, opts.simulator, part=PART_TRAIN, seed=opts.seed)
+    target = str(env_config["simulator"])
     config = make_config(opts.algo)
     off_policy = isinstance(getattr(config, "replay_buffer_config", None), dict)
     if off_policy:
@@ -98,9 +99,7 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
         config.rl_module(model_config={**config._model_config, **model})
     per_runner_cpu = 0.5 if opts.num_env_runners else 0
     config = (
-        config.environment(
-            env=register(), env_config={"simulator": target, "part": PART_TRAIN, "seed": opts.seed}
-        )
+        config.environment(env=env_creator_name(env_config["kind"]), env_config=env_config)
         .env_runners(
             num_env_runners=opts.num_env_runners,
             num_envs_per_env_runner=opts.num_envs_per_env_runner,
@@ -136,8 +135,11 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
     return config, target
 
 
-def eval_simulator(target: str) -> tuple[Simulator, EnvConfig]:
-    return env_config_of({"simulator": target, "part": PART_EVAL})
+def eval_simulator(target: str | Mapping[str, Any]) -> tuple[Simulator, EnvConfig]:
+    """The evaluation simulator and session settings of a training ``env_config`` (or of
+    a ground-truth spec file's path)."""
+    env_config = {"simulator": target} if isinstance(target, str) else dict(target)
+    return env_config_of({**env_config, "part": PART_EVAL})
 
 
 def run_training(
@@ -183,7 +185,7 @@ def run_training(
             if opts.stop_timesteps is not None and row["env_steps"] >= opts.stop_timesteps:
                 break
         _write_progress(out / "progress.csv", rows)
-        sim, env_cfg = eval_simulator(target)
+        sim, env_cfg = eval_simulator(config.env_config)
         agent = evaluate_policy(
             sim, module_policy(algo.get_module()), env_cfg, n_users=opts.eval_users, seed=1
         )
@@ -268,9 +270,9 @@ def evaluate_checkpoint(
     seed: int = 1,
 ) -> dict[str, dict[str, float]]:
     """Greedy evaluation of a checkpoint and of the random policy in the eval simulator."""
-    target = resolve_simulator(env, simulator)
+    env_config = env_config_for(env, simulator, part=PART_EVAL)
     module = load_policy_module(checkpoint)
-    sim, env_cfg = eval_simulator(target)
+    sim, env_cfg = eval_simulator(env_config)
     return {
         "agent": evaluate_policy(sim, module_policy(module), env_cfg, n_users=users, seed=seed),
         "random": evaluate_policy(

@@ -6,10 +6,10 @@ the one actor and critic see: in a slate space HAC's Z (width d + 1, mapped to i
 by the kernel Φ); in a Box action space the action rescaled to [-1, 1].
 """
 
-#: (B, K, F) per-item responses of the slate taken at t (from the env's info)
-RESPONSE = "slate_response"
-#: (B, K) whether each slate position was shown (from the env's info)
-SLATE_VALID = "slate_valid"
+# the transition columns RESPONSE (B, K, F) and SLATE_VALID (B, K) are the environments'
+from rayrec.environments.keys import RESPONSE as RESPONSE
+from rayrec.environments.keys import SLATE_VALID as SLATE_VALID
+
 #: (B, z) the latent action z_t the policy emitted (with exploration noise), stored in replay
 HYPER_ACTION = "hyper_action"
 

@@ -1,1 +1,50 @@
-"""Environments: how a session runs on top of a simulator or a log, one module per kind."""
+"""Environments: how a session runs on top of a simulator or a log, one module per kind.
+
+An env spec (``envs/*.yaml``, key ``kind``) says how a session runs; its kind picks the
+schema and the environment (:mod:`rayrec.environments.spec`). Registered kinds:
+``slate`` (:mod:`~rayrec.environments.slate`, in RLlib through
+:mod:`~rayrec.environments.rllib_env`).
+"""
+
+# rllib_env registers the slate kind on import
+from rayrec.environments.rllib_env import (
+    default_simulator_folder,
+    default_simulator_root,
+    env_config_of,
+    make_env,
+    resolve_simulator,
+)
+from rayrec.environments.slate import EnvConfig, LeaveConfig, SlateEnvSpec
+from rayrec.environments.spec import (
+    DEFAULT_KIND,
+    ENV_KINDS,
+    EnvKind,
+    env_config_for,
+    env_creator_name,
+    env_kind,
+    load_env_spec,
+    read_kind,
+    register_env_kind,
+    registered_kinds,
+)
+
+__all__ = [
+    "DEFAULT_KIND",
+    "ENV_KINDS",
+    "EnvConfig",
+    "EnvKind",
+    "LeaveConfig",
+    "SlateEnvSpec",
+    "default_simulator_folder",
+    "default_simulator_root",
+    "env_config_for",
+    "env_config_of",
+    "env_creator_name",
+    "env_kind",
+    "load_env_spec",
+    "make_env",
+    "read_kind",
+    "register_env_kind",
+    "registered_kinds",
+    "resolve_simulator",
+]

@@ -1,4 +1,5 @@
-"""Names of observation and info keys shared by the environments and the policies."""
+"""Names of observation, info and transition keys shared by the environments and the
+policies."""
 
 OBS_USER = "user"
 OBS_USER_FEATURES = "user_features"
@@ -11,3 +12,9 @@ INFO_RESPONSE = "response"
 INFO_SLATE_VALID = "slate_valid"
 #: info: patience left after the step
 INFO_PATIENCE = "patience"
+
+# transition columns (replay batches and logged transitions), filled from the info above
+#: (B, K, F) per-item responses of the slate taken at t
+RESPONSE = "slate_response"
+#: (B, K) whether each slate position was shown
+SLATE_VALID = "slate_valid"

@@ -11,7 +11,8 @@ user becomes one transition::
                 their per-item feedback (left-padded with 0) — what SlateEnv.observe gives
     action_t    the logged slate's items
     response_t  the logged per-item feedback (K, F); slate_valid_t marks real positions
-    reward_t    Σ_b w_b · agg_i y_t,i,b  with the env's reward weights and aggregate
+    reward_t    Σ_b w_b · agg_i y_t,i,b  with the env spec's reward weights and aggregate
+                (``rayrec.environments.reward.slate_reward``, as SlateEnv.step)
     next obs    the history after slate t (slate t's items appended, last H kept)
     terminated  true at the user's last slate of the train part
 
@@ -42,13 +43,15 @@ from typing import Any
 import numpy as np
 from ray.rllib.core.columns import Columns
 
-from rayrec.algorithms.keys import RESPONSE, SLATE_VALID
 from rayrec.environments.keys import (
     OBS_HISTORY_FEEDBACK,
     OBS_HISTORY_ITEMS,
     OBS_USER,
     OBS_USER_FEATURES,
+    RESPONSE,
+    SLATE_VALID,
 )
+from rayrec.environments.reward import reward_vector, slate_reward
 from rayrec.environments.slate import EnvConfig
 from rayrec.errors import InputError
 from rayrec.simulator.keys import PART_TRAIN
@@ -184,13 +187,9 @@ def logged_transitions(
     valid = items > 0  # (S, W)
     response *= valid[..., None]
 
-    # r = Σ_b w_b · agg_i y_ib, agg = mean over shown items (or sum) — as SlateEnv.step
-    w = np.array([env.reward_weights.get(n, 0.0) for n in slates.feedback_names])  # (F,)
-    weighted = (response * w).sum(-1)  # (S, W)
+    w = reward_vector(env.reward_weights, slates.feedback_names)  # (F,)
+    reward = slate_reward(response, valid, w, env.reward_aggregate)  # (S,)
     n_valid = valid.sum(-1)  # (S,)
-    reward = weighted.sum(-1)
-    if env.reward_aggregate == "mean":
-        reward = reward / np.maximum(n_valid, 1)
     terminated = np.r_[~same_user, True] if s else np.zeros(0, dtype=bool)
 
     flat = valid.reshape(-1)
@@ -219,7 +218,8 @@ def logged_transitions(
 
 
 def _spec_path(target: Path) -> Path:
-    """The env spec of a ``simulator`` target: the spec file itself or a checkpoint's."""
+    """The simulator spec of a ``simulator`` target: the spec file itself or the
+    ``spec.yaml`` a checkpoint was trained from."""
     if target.is_file():
         return target
     for candidate in (target / "spec.yaml", target.parent / "spec.yaml"):
@@ -247,13 +247,15 @@ def train_part_transitions(
 ) -> LoggedTransitions:
     """The transitions of the train part of the log behind an RLlib ``env_config``.
 
-    Rebuilds the slates the train simulator learned from (same spec, same data, same
-    time cut) and checks them against that simulator: its population, and where the
-    checkpoint records them the data fingerprint and slate count.
+    Rebuilds the slates the train simulator learned from (same simulator spec, same
+    data, same time cut) and checks them against that simulator: its population, and
+    where the checkpoint records them the data fingerprint and slate count. The session
+    settings (slate size, history length, reward weights and aggregate) are the
+    ``env_config``'s, i.e. the env spec's as of the run's start.
 
     Args:
         env_config: as for :func:`rayrec.environments.rllib_env.make_env` (``simulator``,
-            optional ``env`` overrides; the ``part`` is always ``train``).
+            ``env``; the ``part`` is always ``train``).
         data_dir: the dataset folder (default: the spec's ``dataset.path``, then
             ``$RAYREC_DATA``); unused for the synthetic dataset.
 
@@ -264,11 +266,11 @@ def train_part_transitions(
     from rayrec.simulator.build import load_spec_data, part_slates
     from rayrec.simulator.simulator import population_from_slates
     from rayrec.simulator.slates import build_slates
-    from rayrec.simulator.spec import load_spec
+    from rayrec.simulator.spec import load_simulator_spec
 
     sim, env = env_config_of({**env_config, "part": PART_TRAIN})
     target = Path(str(env_config["simulator"]))
-    spec = load_spec(_spec_path(target))
+    spec = load_simulator_spec(_spec_path(target))
     try:
         data, _, fingerprint = load_spec_data(spec, data_dir)
     except InputError as exc:

@@ -1,25 +1,33 @@
-"""The simulator as an RLlib environment.
+"""The ``slate`` env kind in RLlib: its ``env_config``, the env creator, the registration.
 
 RLlib's env runners call the creator with ``env_config | {"num_envs": n}`` when
 ``gym_env_vectorize_mode="vector_entry_point"``; :func:`make_env` then returns one
 natively batched :class:`SlateEnv` for all n users of that runner. Without
-``num_envs`` it returns the single-user view. Use it as::
+``num_envs`` it returns the single-user view. Build the ``env_config`` from the env
+spec (:func:`rayrec.environments.env_config_for`), so the session settings are the
+file's as of now::
 
-    config.environment(env=make_env, env_config={"simulator": "runs/simulators/ml1m",
-                                                 "part": "train"})
+    config.environment(env=env_creator_name("slate"),
+                       env_config=env_config_for("envs/ml1m.yaml", part="train", seed=0))
     config.env_runners(num_env_runners=2, num_envs_per_env_runner=256,
                        gym_env_vectorize_mode="vector_entry_point")
 
 ``env_config`` keys:
 
+``kind``       ``slate``
+``spec``       the env spec file (error messages name it)
 ``simulator``  a checkpoint folder (with ``train/`` and ``eval/``, or one part) or an
                env spec YAML whose backend is the synthetic ground truth
 ``part``       ``train`` (default) or ``eval``
-``env``        optional overrides of the spec's ``env`` section (a mapping)
+``env``        the session settings (:class:`EnvConfig` fields). With a spec file as
+               ``simulator``, keys left out take that spec's ``env`` values; with a
+               checkpoint folder it is required (keys left out take EnvConfig's
+               defaults): a checkpoint holds no session settings
 ``device``     torch device for the simulator (default ``cpu``)
 ``seed``       base seed; each runner adds its worker index so streams differ
 
-Each runner loads the checkpoint once (read-only) and keeps it for the process.
+Each runner loads the checkpoint once (read-only) and keeps it for the process; the
+session settings are checked against it there too (:meth:`EnvConfig.validate`).
 """
 
 from __future__ import annotations
@@ -31,7 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from rayrec.config import from_dict, to_dict
-from rayrec.environments.slate import EnvConfig, SingleUserSlateEnv, SlateEnv
+from rayrec.environments.slate import (
+    EnvConfig,
+    SingleUserSlateEnv,
+    SlateEnv,
+    SlateEnvSpec,
+    load_slate_spec,
+)
+from rayrec.environments.spec import env_creator_name, load_env_spec, register_env_kind
 from rayrec.errors import InputError
 from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.simulator import Simulator
@@ -47,6 +62,25 @@ DEFAULT_SIM_ROOT = Path(os.environ.get(SIM_ROOT_ENV) or "runs/simulators")
 def default_simulator_root(spec_name: str) -> Path:
     """``$RAYREC_SIMULATORS/<spec name>`` (read now), else ``runs/simulators/<name>``."""
     return Path(os.environ.get(SIM_ROOT_ENV) or DEFAULT_SIM_ROOT) / spec_name
+
+
+def _slate_spec(spec_path: str | Path) -> SlateEnvSpec:
+    spec = load_env_spec(spec_path)
+    if not isinstance(spec, SlateEnvSpec):
+        raise InputError(f"{spec_path}: kind: {spec.kind!r} specs have no slate simulator")
+    return spec
+
+
+def _resolve(spec: SlateEnvSpec, folder: str | None, part: str, option: str) -> str:
+    if folder is None and spec.simulator.backend == "ground_truth":
+        return str(Path(spec.path).resolve())
+    root = Path(folder) if folder is not None else default_simulator_root(spec.name)
+    if not ((root / part / "meta.json").is_file() or (root / "meta.json").is_file()):
+        raise InputError(
+            f"no simulator checkpoint at {root}; run `rayrec simulator train {spec.path}` first"
+            f" (or pass {option} DIR)"
+        )
+    return str(root.resolve())
 
 
 def resolve_simulator(
@@ -66,48 +100,81 @@ def resolve_simulator(
     Raises:
         InputError: when the checkpoint is missing, saying how to make it.
     """
-    from rayrec.simulator.spec import load_spec
+    return _resolve(_slate_spec(spec_path), folder, part, option)
 
-    spec = load_spec(spec_path)
-    if folder is None and spec.backend == "ground_truth":
-        return str(Path(spec_path).resolve())
-    root = Path(folder) if folder is not None else default_simulator_root(spec.name)
-    if not ((root / part / "meta.json").is_file() or (root / "meta.json").is_file()):
-        raise InputError(
-            f"no simulator checkpoint at {root}; run `rayrec simulator train {spec_path}` first"
-            f" (or pass {option} DIR)"
-        )
-    return str(root.resolve())
+
+def default_simulator_folder(spec_path: str | Path) -> Path | None:
+    """Where ``rayrec simulator train`` writes a slate spec's learned simulator by default
+    (:func:`default_simulator_root`); None for a ground-truth spec (its own simulator)."""
+    spec = _slate_spec(spec_path)
+    if spec.simulator.backend == "ground_truth":
+        return None
+    return default_simulator_root(spec.name)
 
 
 @functools.lru_cache(maxsize=8)
-def _load(target: str, part: str) -> tuple[Simulator, dict[str, Any]]:
-    """(simulator, env section) from a checkpoint folder or a ground-truth spec."""
+def _load(target: str, part: str) -> Simulator:
+    """The simulator of a checkpoint folder or of a ground-truth spec file."""
     path = Path(target)
     if path.is_dir():
         root = path / part if (path / part / "meta.json").is_file() else path
-        sim = Simulator.load(root)
-        return sim, dict(sim.meta.get("env", {}))
+        return Simulator.load(root)
     if path.is_file():
         from rayrec.simulator.build import in_memory_simulator
-        from rayrec.simulator.spec import load_spec
+        from rayrec.simulator.spec import load_simulator_spec
 
-        spec = load_spec(path)
-        return in_memory_simulator(spec, part), to_dict(spec.env)
+        return in_memory_simulator(load_simulator_spec(path), part)
     raise InputError(f"env_config 'simulator': {target} is neither a checkpoint folder nor a spec")
 
 
 def env_config_of(env_config: Mapping[str, Any]) -> tuple[Simulator, EnvConfig]:
-    """The simulator and the session settings an ``env_config`` describes."""
+    """The simulator and the session settings an ``env_config`` describes (module doc).
+
+    Raises:
+        InputError: a key is missing or wrong, or a session setting asks for something
+            the simulator cannot serve (naming the spec file and the key).
+    """
     target = env_config.get("simulator")
     if not target:
         raise InputError("env_config: 'simulator' (checkpoint folder or spec) is required")
     part = str(env_config.get("part", PART_TRAIN))
     if part not in (PART_TRAIN, PART_EVAL):
         raise InputError(f"env_config: 'part' must be 'train' or 'eval', got {part!r}")
-    sim, env_section = _load(str(target), part)
-    merged = {**env_section, **dict(env_config.get("env", {}) or {})}
-    return sim, from_dict(EnvConfig, merged, "env_config: env")
+    sim = _load(str(target), part)
+    spec_file = Path(str(target)).is_file()
+    session = env_config.get("env")
+    if session is None and not spec_file:
+        raise InputError(
+            f"env_config: 'env' (the session settings) is required with the checkpoint folder"
+            f" {target}; build the env_config from the env spec"
+            " (rayrec.environments.env_config_for)"
+        )
+    if not isinstance(session, Mapping | None):
+        raise InputError(f"env_config: 'env' must be a mapping, got {session!r}")
+    base = to_dict(_slate_spec(str(target)).env) if spec_file else {}
+    where = f"{env_config.get('spec') or target}: env"
+    config = from_dict(EnvConfig, {**base, **(session or {})}, where)
+    source = f"the simulator at {target}" if not spec_file else f"the simulator of {target}"
+    config.validate(sim, where, source)
+    return sim, config
+
+
+def slate_env_config(
+    spec: SlateEnvSpec, simulator: str | None, part: str, seed: int | None, option: str
+) -> dict[str, Any]:
+    """The ``env_config`` of a loaded slate spec (the ``slate`` kind's builder): its
+    simulator resolved, its session settings as they are now, checked against it."""
+    env_config: dict[str, Any] = {
+        "kind": spec.kind,
+        "spec": spec.path,
+        "simulator": _resolve(spec, simulator, part, option),
+        "part": part,
+        "env": to_dict(spec.env),
+    }
+    if seed is not None:
+        env_config["seed"] = seed
+    env_config_of(env_config)  # loads the simulator: refuses what it cannot serve
+    return env_config
 
 
 def make_env(env_config: Mapping[str, Any]) -> SlateEnv | SingleUserSlateEnv:
@@ -125,7 +192,14 @@ def make_env(env_config: Mapping[str, Any]) -> SlateEnv | SingleUserSlateEnv:
 
 def register() -> str:
     """Register :func:`make_env` with Ray Tune under :data:`ENV_NAME`; return the name."""
-    from ray.tune.registry import register_env
+    return env_creator_name(SlateEnvSpec.kind)
 
-    register_env(ENV_NAME, make_env)
-    return ENV_NAME
+
+register_env_kind(
+    SlateEnvSpec.kind,
+    spec_class=SlateEnvSpec,
+    load=load_slate_spec,
+    env_config=slate_env_config,
+    make_env=make_env,
+    creator_name=ENV_NAME,
+)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from rayrec.environments.slate import EnvConfig, SlateEnv
+from rayrec.metrics.slate import session_metrics
 from rayrec.simulator.simulator import Simulator
 
 #: (env, batched observation) -> (B, K) item ids
@@ -39,10 +40,11 @@ def random_policy(seed: int = 0) -> SlatePolicy:
 
 
 def popular_policy() -> SlatePolicy:
-    """The K items with the most positive responses in the simulator's log, for everyone."""
+    """The K items with the most positive responses in the simulator's log (weighted by
+    the env's reward weights), for everyone."""
 
     def act(env: SlateEnv, obs: dict[str, np.ndarray]) -> np.ndarray:
-        pop = env.sim.popularity.copy()
+        pop = env.popularity.copy()
         pop[0] = -np.inf
         top = np.argsort(-pop, kind="stable")[: env.config.slate_size]
         return np.tile(top, (env.num_envs, 1))
@@ -90,15 +92,8 @@ class RolloutResult:
     slates: np.ndarray  # (S, K) every slate shown to an active user
 
     def summary(self, n_items: int) -> dict[str, float]:
-        return {
-            "total_reward": float(self.total_reward.mean()),
-            "total_reward_std": float(self.total_reward.std()),
-            "depth": float(self.depth.mean()),
-            "reward_variance": float(self.total_reward.var()),
-            "reward_per_step": float(self.total_reward.sum() / max(self.depth.sum(), 1)),
-            "coverage": float(len(np.unique(self.slates)) / n_items),
-            "users": len(self.depth),
-        }
+        """The session metrics of :func:`rayrec.metrics.slate.session_metrics`."""
+        return session_metrics(self.total_reward, self.depth, self.slates, n_items)
 
 
 def rollout(

@@ -29,7 +29,8 @@ throughput benchmark).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -38,6 +39,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from rayrec.config import from_dict, to_dict
 from rayrec.environments.keys import (
     INFO_PATIENCE,
     INFO_RESPONSE,
@@ -47,8 +49,10 @@ from rayrec.environments.keys import (
     OBS_USER,
     OBS_USER_FEATURES,
 )
+from rayrec.environments.reward import reward_vector, slate_reward
 from rayrec.errors import InputError
 from rayrec.simulator.simulator import Simulator
+from rayrec.simulator.spec import SimulatorSpec, simulator_spec_from_dict
 
 
 class InvalidActionError(ValueError):
@@ -98,41 +102,125 @@ class EnvConfig:
     invalid_action: Literal["mask", "raise"] = "mask"
     user_sampling: Literal["uniform", "activity"] = "uniform"
 
-    def validate(self, simulator: Simulator) -> None:
-        """Raise :class:`InputError` naming the field that does not fit the simulator."""
-        if not 1 <= self.slate_size <= simulator.n_items:
-            raise InputError(
-                f"env: 'slate_size' must be in 1..{simulator.n_items}, got {self.slate_size}"
-            )
+    def check(self, where: str = "env") -> None:
+        """Raise :class:`InputError` naming the field (``<where>.<field>``) that is out of
+        range whatever the simulator."""
         for name in ("max_steps", "history_length"):
             if getattr(self, name) < 1:
-                raise InputError(f"env: '{name}' must be >= 1, got {getattr(self, name)}")
-        unknown = set(self.reward_weights) - set(simulator.feedback_names)
+                raise InputError(f"{where}.{name}: must be >= 1, got {getattr(self, name)}")
+        if self.slate_size < 1:
+            raise InputError(f"{where}.slate_size: must be >= 1, got {self.slate_size}")
+        if sum(abs(w) for w in self.reward_weights.values()) == 0:
+            raise InputError(
+                f"{where}.reward_weights: must give some feedback a non-zero weight,"
+                f" got {self.reward_weights}"
+            )
+        choices = {
+            "reward_aggregate": ("mean", "sum"),
+            "invalid_action": ("mask", "raise"),
+            "user_sampling": ("uniform", "activity"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise InputError(
+                    f"{where}.{name}: expected one of {', '.join(map(repr, allowed))},"
+                    f" got {getattr(self, name)!r}"
+                )
+        leave = self.leave
+        if leave.initial_patience <= 0:
+            raise InputError(
+                f"{where}.leave.initial_patience: must be > 0, got {leave.initial_patience}"
+            )
+        for name in ("step_cost", "quality_cost"):
+            if getattr(leave, name) < 0:
+                raise InputError(f"{where}.leave.{name}: must be >= 0, got {getattr(leave, name)}")
+        if leave.step_cost + leave.quality_cost <= 0:
+            raise InputError(f"{where}.leave: the leave model needs step_cost + quality_cost > 0")
+
+    def validate(
+        self, simulator: Simulator, where: str = "env", source: str = "this simulator"
+    ) -> None:
+        """Raise :class:`InputError` naming the field that is out of range or asks for
+        something ``simulator`` cannot serve (a feedback it does not predict, more
+        history than it holds, a slate larger than its item pool).
+
+        Args:
+            simulator: the simulator sessions run on.
+            where: the prefix of the field names in messages (``envs/ml1m.yaml: env``).
+            source: how messages name the simulator (``the simulator at runs/...``).
+        """
+        self.check(where)
+        if self.slate_size > simulator.n_items:
+            raise InputError(
+                f"{where}.slate_size: {self.slate_size} is more than the {simulator.n_items}"
+                f" items {source} recommends from"
+            )
+        for name in self.reward_weights:
+            if name not in simulator.feedback_names:
+                raise InputError(
+                    f"{where}.reward_weights: {name!r} is not a feedback {source} predicts"
+                    f" ({', '.join(simulator.feedback_names)})"
+                )
+        if self.history_length > simulator.history_length:
+            raise InputError(
+                f"{where}.history_length: {self.history_length} is more than the"
+                f" {simulator.history_length} items of history {source} holds per user"
+            )
+
+
+@dataclass(frozen=True)
+class SlateEnvSpec:
+    """A ``kind: slate`` env spec: sessions of a learned (or ground-truth) simulator.
+
+    One file holds both halves: the simulator sections (how the simulator is learned,
+    :class:`~rayrec.simulator.spec.SimulatorSpec`, read by ``rayrec simulator train``)
+    and ``env`` (how a session runs, read when a run starts).
+
+    Attributes:
+        simulator: the simulator sections.
+        env: the session settings.
+        path: the file it was loaded from (empty when built in code; not compared).
+    """
+
+    kind: ClassVar[str] = "slate"
+
+    simulator: SimulatorSpec
+    env: EnvConfig = field(default_factory=EnvConfig)
+    path: str = field(default="", compare=False)
+
+    @property
+    def name(self) -> str:
+        """The spec's name (its learned simulator lives in ``runs/simulators/<name>``)."""
+        return self.simulator.name
+
+    def check(self, where: str) -> None:
+        """Checks of the session settings that need only the file (the simulator's fit is
+        checked against its checkpoint, by :meth:`EnvConfig.validate`)."""
+        self.env.check(f"{where}: env")
+        unknown = set(self.env.reward_weights) - set(self.simulator.slates.feedback)
         if unknown:
             raise InputError(
-                f"env: 'reward_weights' names unknown feedback {sorted(unknown)};"
-                f" this simulator has {list(simulator.feedback_names)}"
+                f"{where}: env.reward_weights: unknown feedback {sorted(unknown)};"
+                f" slates.feedback defines {sorted(self.simulator.slates.feedback)}"
             )
-        if sum(abs(w) for w in self.reward_weights.values()) == 0:
-            raise InputError("env: 'reward_weights' must give some feedback a non-zero weight")
-        if self.reward_aggregate not in ("mean", "sum"):
-            raise InputError(
-                f"env: 'reward_aggregate' must be 'mean' or 'sum', got {self.reward_aggregate!r}"
-            )
-        if self.invalid_action not in ("mask", "raise"):
-            raise InputError(
-                f"env: 'invalid_action' must be 'mask' or 'raise', got {self.invalid_action!r}"
-            )
-        if self.user_sampling not in ("uniform", "activity"):
-            raise InputError(
-                f"env: 'user_sampling' must be 'uniform' or 'activity', got {self.user_sampling!r}"
-            )
-        if self.leave.initial_patience <= 0:
-            raise InputError("env: 'leave.initial_patience' must be > 0")
-        if self.leave.step_cost < 0 or self.leave.quality_cost < 0:
-            raise InputError("env: 'leave.step_cost' and 'leave.quality_cost' must be >= 0")
-        if self.leave.step_cost + self.leave.quality_cost <= 0:
-            raise InputError("env: the leave model needs step_cost + quality_cost > 0")
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The spec as the mapping its YAML file holds (``kind``, simulator sections, ``env``)."""
+        return {"kind": self.kind, **to_dict(self.simulator), "env": to_dict(self.env)}
+
+
+def load_slate_spec(path: Path, data: dict[str, Any]) -> SlateEnvSpec:
+    """The :class:`SlateEnvSpec` of a spec file's mapping (the ``slate`` kind's loader).
+
+    Raises:
+        InputError: naming the file and the key at fault.
+    """
+    where = str(path)
+    simulator = simulator_spec_from_dict(data, where)
+    env = from_dict(EnvConfig, data.get("env", {}), f"{where}: env")
+    spec = SlateEnvSpec(simulator=simulator, env=env, path=where)
+    spec.check(where)
+    return spec
 
 
 class SlateEnv(VectorEnv):
@@ -182,9 +270,11 @@ class SlateEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._weights = torch.tensor(
-            [self.config.reward_weights.get(n, 0.0) for n in simulator.feedback_names],
+            reward_vector(self.config.reward_weights, simulator.feedback_names),
+            dtype=torch.float32,
             device=self.device,
         )  # (F,)
+        self._popularity = simulator.popularity(self.config.reward_weights)  # (I + 1,)
         self._init_hist_items = torch.as_tensor(simulator.history_items(h), device=self.device)
         self._init_hist_fb = torch.as_tensor(simulator.history_feedback(h), device=self.device)
         self._user_feats = torch.as_tensor(simulator.user_features, device=self.device)
@@ -228,6 +318,11 @@ class SlateEnv(VectorEnv):
     def reward_weights(self) -> torch.Tensor:
         """(F,) the weight of each feedback type in the reward."""
         return self._weights
+
+    @property
+    def popularity(self) -> np.ndarray:
+        """(I + 1,) each item's reward-weighted positive responses in the simulator's log."""
+        return self._popularity
 
     # ----------------------------------------------------------------- gym API
     def reset(
@@ -309,13 +404,12 @@ class SlateEnv(VectorEnv):
         probs = torch.sigmoid(logits)  # (B, K, F)
         u = torch.rand(probs.shape, generator=self._gen, device=self.device)
         response = ((u < probs) & valid.unsqueeze(-1)).float()  # (B, K, F)
-        weighted = (response * self._weights).sum(-1)  # (B, K)
-        n_valid = valid.sum(-1).clamp(min=1).float()  # (B,)
+        mean_reward = slate_reward(response, valid, self._weights, "mean")  # (B,)
         if self.config.reward_aggregate == "mean":
-            reward = weighted.sum(-1) / n_valid  # (B,)
+            reward = mean_reward
         else:
-            reward = weighted.sum(-1)
-        quality = (weighted.sum(-1) / n_valid) / self._weights.abs().sum()  # (B,) in [0, 1]
+            reward = slate_reward(response, valid, self._weights, "sum")  # (B,)
+        quality = mean_reward / self._weights.abs().sum()  # (B,) in [0, 1]
         leave = self.config.leave
         patience = self._patience - (leave.step_cost + leave.quality_cost * (1 - quality))
         t = self._t + 1

@@ -1,11 +1,16 @@
-"""From an env spec to simulator checkpoints, following HAC's protocol.
+"""From a simulator spec to simulator checkpoints, following HAC's protocol.
 
 ``train_simulators(spec)`` loads the dataset, builds exposure slates, and writes
 
 ``<out>/train/``  a simulator learned on the first ``protocol.train_fraction`` of
                   the slates by time (agents train in it);
 ``<out>/eval/``   a simulator learned on all slates (agents are evaluated in it);
-``<out>/spec.yaml`` and ``<out>/summary.json`` (metrics of both, data provenance).
+``<out>/spec.yaml`` (the simulator spec) and ``<out>/summary.json`` (metrics of both,
+                  data provenance).
+
+A checkpoint records what its simulator predicts (feedback names, id spaces, the
+history it can serve), not how sessions run: slate size, step cap, reward and leave
+model are the env spec's, read by ``rayrec.environments`` at train and evaluation time.
 
 The ground-truth backend (synthetic spec) needs no training: both parts share
 the true user model, and the population/histories come from each part's slates.
@@ -39,7 +44,7 @@ from rayrec.simulator.response import (
 )
 from rayrec.simulator.simulator import Simulator, ground_truth_simulator, learned_simulator
 from rayrec.simulator.slates import SlateData, build_slates
-from rayrec.simulator.spec import EnvSpec
+from rayrec.simulator.spec import SimulatorSpec
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +52,7 @@ Progress = Callable[[str, dict[str, Any]], None]
 
 
 def load_spec_data(
-    spec: EnvSpec, data_dir: str | Path | None = None
+    spec: SimulatorSpec, data_dir: str | Path | None = None
 ) -> tuple[InteractionLog, GroundTruth | None, str]:
     """The spec's interaction log, its ground truth (synthetic only) and a data fingerprint."""
     if spec.dataset.name == SYNTHETIC:
@@ -77,7 +82,7 @@ def encode_user_features(data: InteractionLog, names: tuple[str, ...]) -> np.nda
     return out
 
 
-def part_slates(slates: SlateData, spec: EnvSpec) -> dict[str, tuple[SlateData, float]]:
+def part_slates(slates: SlateData, spec: SimulatorSpec) -> dict[str, tuple[SlateData, float]]:
     """The slates each simulator learns from, with the time cut used."""
     cut = slates.time_cut(spec.protocol.train_fraction)
     train = slates.select(slates.time < cut) if spec.protocol.train_fraction < 1 else slates
@@ -85,7 +90,7 @@ def part_slates(slates: SlateData, spec: EnvSpec) -> dict[str, tuple[SlateData, 
 
 
 def train_simulators(
-    spec: EnvSpec,
+    spec: SimulatorSpec,
     out: str | Path,
     *,
     data_dir: str | Path | None = None,
@@ -100,7 +105,6 @@ def train_simulators(
     if len(slates) == 0:
         raise InputError(f"{spec.name}: the dataset yields no slates")
     user_feats = encode_user_features(data, spec.user_features)
-    weights = np.array([spec.env.reward_weights.get(n, 0.0) for n in slates.feedback_names])
     provenance = {
         "spec_name": spec.name,
         "dataset": spec.dataset.name,
@@ -112,7 +116,6 @@ def train_simulators(
         "n_slates": len(slates),
         "slate_width": int(slates.items.shape[1]),
         "slates": to_dict(spec.slates),
-        "env": to_dict(spec.env),
     }
     summary: dict[str, Any] = {"provenance": provenance, "parts": {}}
     for part, (part_data, cut) in part_slates(slates, spec).items():
@@ -124,7 +127,7 @@ def train_simulators(
             assert truth is not None
             sim = ground_truth_simulator(truth, part_data, meta)
         else:
-            sim = _train_part(spec, part, part_data, user_feats, weights, meta, device, progress)
+            sim = _train_part(spec, part, part_data, user_feats, meta, device, progress)
         sim.save(out / part)
         summary["parts"][part] = {k: v for k, v in sim.meta.items() if k not in provenance}
     atomic_write_text(out / "spec.yaml", yaml.safe_dump(to_dict(spec), sort_keys=False))
@@ -133,11 +136,10 @@ def train_simulators(
 
 
 def _train_part(
-    spec: EnvSpec,
+    spec: SimulatorSpec,
     part: str,
     slates: SlateData,
     user_feats: np.ndarray,
-    weights: np.ndarray,
     meta: dict[str, Any],
     device: str,
     progress: Progress | None,
@@ -178,10 +180,10 @@ def _train_part(
         progress=(lambda e: progress(part, e)) if progress else None,
     )
     meta = {**meta, "metrics": result.metrics, "history": result.history}
-    return learned_simulator(result.model, slates, user_feats, weights, meta, device)
+    return learned_simulator(result.model, slates, user_feats, meta, device)
 
 
-def in_memory_simulator(spec: EnvSpec, part: str = PART_EVAL) -> Simulator:
+def in_memory_simulator(spec: SimulatorSpec, part: str = PART_EVAL) -> Simulator:
     """A ground-truth simulator built on the fly (no checkpoint needed).
 
     Raises:
@@ -200,7 +202,6 @@ def in_memory_simulator(spec: EnvSpec, part: str = PART_EVAL) -> Simulator:
         "spec_name": spec.name,
         "part": part,
         "data_fingerprint": fingerprint,
-        "env": to_dict(spec.env),
         "time_cut": cut,
     }
     return ground_truth_simulator(truth, part_data, meta)

@@ -28,11 +28,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rayrec.metrics.classification import auc, log_loss
 from rayrec.models.encoders import MLP, build_encoder
 from rayrec.simulator.slates import SlateData
 
@@ -184,22 +184,6 @@ class UserResponseModel(nn.Module):
 
 
 # --------------------------------------------------------------------- metrics
-def auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve (Mann–Whitney, ties averaged); NaN if one class is absent."""
-    labels = labels.astype(bool)
-    n_pos = int(labels.sum())
-    n_neg = len(labels) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = pd.Series(scores).rank(method="average").to_numpy()
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def log_loss(labels: np.ndarray, probs: np.ndarray, eps: float = 1e-7) -> float:
-    p = np.clip(probs, eps, 1 - eps)
-    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
-
-
 def popularity_scores(train: SlateData, smoothing: float = 10.0) -> np.ndarray:
     """(I + 1, F) smoothed positive rate per item and behaviour, from training slates."""
     items = train.items.reshape(-1)

@@ -3,17 +3,23 @@
 A :class:`Simulator` is what a checkpoint directory holds and what every env
 runner loads read-only:
 
-``meta.json``   kind, feedback names, id spaces, spec, data fingerprint, metrics
-``arrays.npz``  population, activity, item popularity, initial histories, user
+``meta.json``   what the simulator serves (kind, feedback names, id spaces, history
+                length), data provenance, metrics
+``arrays.npz``  population, activity, per-item responses, initial histories, user
                 features, initial encoder states or the synthetic ground truth
 ``model.pt``    response-model weights and config (learned simulators only)
 
-Checkpoints are written atomically (a crash leaves any previous one intact).
+Checkpoints are written atomically (a crash leaves any previous one intact). They
+hold no session settings (slate size, step cap, reward, leave model): those are the
+env spec's (``rayrec.environments``), so editing them needs no retraining. Version 1
+checkpoints held a reward-weighted popularity and the session settings of the spec
+they were trained with; version 2 holds per-feedback item responses and none.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +37,7 @@ if TYPE_CHECKING:
 
 #: Items of history kept per user in a checkpoint (observations use the last H).
 STORED_HISTORY = 200
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 
 
 @dataclass
@@ -44,7 +50,8 @@ class Simulator:
         n_users / n_items: id spaces (1..n).
         population: (P,) user ids sessions are drawn from.
         population_activity: (P,) number of logged slates of each (for ``activity`` sampling).
-        popularity: (I + 1,) positive responses per item in the simulator's log.
+        item_responses: (I + 1, F) positive responses per item and feedback type in
+            the simulator's log (:meth:`popularity` weighs them).
         last_items: (U + 1, STORED_HISTORY) each user's latest exposed items, right-aligned.
         last_feedback: (U + 1, STORED_HISTORY, F) their feedback.
         user_features: (U + 1, n_uf) categorical codes.
@@ -59,7 +66,7 @@ class Simulator:
     n_items: int
     population: np.ndarray
     population_activity: np.ndarray
-    popularity: np.ndarray
+    item_responses: np.ndarray
     last_items: np.ndarray
     last_feedback: np.ndarray
     user_features: np.ndarray
@@ -76,6 +83,16 @@ class Simulator:
             return GroundTruthBackend(self.truth, device)
         assert self.model is not None and self.init_states is not None
         return LearnedBackend(self.model, self.init_states, self.user_features, device)
+
+    @property
+    def history_length(self) -> int:
+        """H_max: items of history per user the simulator holds (observations use H ≤ H_max)."""
+        return int(self.last_items.shape[1])
+
+    def popularity(self, weights: Mapping[str, float]) -> np.ndarray:
+        """(I + 1,) Σ_b w_b · positive responses of each item to feedback b (absent b weigh 0)."""
+        w = np.array([weights.get(n, 0.0) for n in self.feedback_names], dtype=np.float64)
+        return self.item_responses @ w  # (I + 1,)
 
     def history_items(self, length: int) -> np.ndarray:
         """(U + 1, H) the last H exposed items, left-padded with 0."""
@@ -94,7 +111,7 @@ class Simulator:
         arrays: dict[str, np.ndarray] = {
             "population": self.population,
             "population_activity": self.population_activity,
-            "popularity": self.popularity,
+            "item_responses": self.item_responses,
             "last_items": self.last_items,
             "last_feedback": self.last_feedback,
             "user_features": self.user_features,
@@ -109,6 +126,7 @@ class Simulator:
             "feedback_names": list(self.feedback_names),
             "n_users": self.n_users,
             "n_items": self.n_items,
+            "history_length": self.history_length,
             "meta": self.meta,
         }
         with atomic_dir(directory) as tmp:
@@ -133,7 +151,8 @@ class Simulator:
             "checkpoint_version",
             CHECKPOINT_VERSION,
             what="rayrec simulator checkpoint",
-            remedy="retrain with `rayrec simulator train`",
+            remedy="retrain with `rayrec simulator train SPEC` (version 2 keeps per-feedback"
+            " item responses and leaves the session settings to the env spec)",
         )
         with np.load(directory / "arrays.npz") as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -158,7 +177,7 @@ class Simulator:
             n_items=int(meta["n_items"]),
             population=arrays["population"],
             population_activity=arrays["population_activity"],
-            popularity=arrays["popularity"],
+            item_responses=arrays["item_responses"],
             last_items=arrays["last_items"],
             last_feedback=arrays["last_feedback"],
             user_features=arrays["user_features"],
@@ -192,12 +211,18 @@ def population_from_slates(slates: SlateData) -> tuple[np.ndarray, np.ndarray]:
     return users.astype(np.int64), counts[users].astype(np.float64)
 
 
-def item_popularity(slates: SlateData, weights: np.ndarray) -> np.ndarray:
-    """(I + 1,) weighted positive responses per item."""
-    items = slates.items.reshape(-1)
-    score = (slates.feedback * weights).sum(-1).reshape(-1)
+def item_responses(slates: SlateData) -> np.ndarray:
+    """(I + 1, F) positive responses per item and feedback type."""
+    items = slates.items.reshape(-1)  # (S·M,)
+    feedback = slates.feedback.reshape(len(items), -1)  # (S·M, F)
     keep = items > 0
-    return np.bincount(items[keep], weights=score[keep], minlength=slates.n_items + 1)
+    return np.stack(
+        [
+            np.bincount(items[keep], weights=feedback[keep, f], minlength=slates.n_items + 1)
+            for f in range(feedback.shape[1])
+        ],
+        axis=-1,
+    )  # (I + 1, F)
 
 
 def last_exposures(
@@ -234,7 +259,6 @@ def _from_log(
     kind: str,
     slates: SlateData,
     user_features: np.ndarray,
-    popularity_weights: np.ndarray,
     meta: dict[str, Any],
     **backend: Any,
 ) -> Simulator:
@@ -248,7 +272,7 @@ def _from_log(
         n_items=slates.n_items,
         population=population,
         population_activity=activity,
-        popularity=item_popularity(slates, popularity_weights),
+        item_responses=item_responses(slates),
         last_items=items,
         last_feedback=fb,
         user_features=user_features,
@@ -261,7 +285,6 @@ def learned_simulator(
     model: UserResponseModel,
     slates: SlateData,
     user_features: np.ndarray,
-    reward_weights: np.ndarray,
     meta: dict[str, Any],
     device: str = "cpu",
 ) -> Simulator:
@@ -272,7 +295,6 @@ def learned_simulator(
         "learned",
         slates,
         user_features,
-        reward_weights,
         meta,
         model=model.cpu(),
         init_states=init_states,
@@ -284,5 +306,4 @@ def ground_truth_simulator(
 ) -> Simulator:
     """The synthetic truth as a simulator; population and histories from its log."""
     no_features = np.zeros((slates.n_users + 1, 0), dtype=np.int64)
-    ones = np.ones(len(slates.feedback_names))
-    return _from_log("ground_truth", slates, no_features, ones, meta, truth=truth)
+    return _from_log("ground_truth", slates, no_features, meta, truth=truth)

@@ -1,21 +1,29 @@
-"""Environment specs: the YAML files in ``envs/``, loaded into typed, validated configs.
+"""Simulator specs: how a user simulator is learned, loaded into a typed, validated config.
 
-A spec names the dataset, how exposure slates are built from it, the response
-model and its training, the train/evaluation protocol, and the session settings.
-Every key is checked on load; errors name the file, the key and what was expected.
+A simulator spec names the dataset, how exposure slates are built from it, the
+response model and its training, and the train/evaluation protocol. It shares its
+YAML file with an env spec (``envs/*.yaml``): the file's other top-level keys,
+:data:`SESSION_KEYS` (``kind`` and ``env``, how a session runs), are read by
+``rayrec.environments`` at train and evaluation time and skipped here. Every key
+is checked on load; errors name the file, the key and what was expected.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from rayrec.config import from_dict, load_yaml
 from rayrec.data.synthetic import SyntheticConfig
-from rayrec.environments.slate import EnvConfig
 from rayrec.errors import InputError
 from rayrec.simulator.slates import FeedbackRule, SlateConfig
+
+#: Top-level keys of a spec file that say how a session runs (``rayrec.environments``
+#: reads them); a simulator spec sharing the file skips them.
+SESSION_KEYS = ("kind", "env")
 
 
 @dataclass(frozen=True)
@@ -84,8 +92,18 @@ class ProtocolSpec:
 
 
 @dataclass(frozen=True)
-class EnvSpec:
-    """A whole ``envs/<name>.yaml`` file."""
+class SimulatorSpec:
+    """How a simulator is learned: the simulator sections of an ``envs/<name>.yaml`` file.
+
+    Attributes:
+        name: the spec's name; its checkpoints default to ``runs/simulators/<name>``.
+        dataset / synthetic: the data (``synthetic`` configures the generator).
+        backend: ``learned`` (a response model) or ``ground_truth`` (synthetic only).
+        slates: how exposure slates and their feedback are built from the log.
+        user_features: user columns the response model reads.
+        response_model / training: the model and how it is fitted.
+        protocol: the train/evaluation split of the log.
+    """
 
     name: str
     dataset: DatasetSpec
@@ -97,18 +115,11 @@ class EnvSpec:
     response_model: ModelSpec = field(default_factory=ModelSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
     protocol: ProtocolSpec = field(default_factory=ProtocolSpec)
-    env: EnvConfig = field(default_factory=EnvConfig)
 
     def check(self, where: str) -> None:
         """Cross-field checks that need the whole spec."""
         if not self.slates.feedback:
             raise InputError(f"{where}: slates.feedback: name at least one feedback rule")
-        unknown = set(self.env.reward_weights) - set(self.slates.feedback)
-        if unknown:
-            raise InputError(
-                f"{where}: env.reward_weights: unknown feedback {sorted(unknown)};"
-                f" slates.feedback defines {sorted(self.slates.feedback)}"
-            )
         if self.backend == "ground_truth":
             if self.dataset.name != "synthetic":
                 raise InputError(f"{where}: backend 'ground_truth' needs dataset 'synthetic'")
@@ -129,13 +140,34 @@ class EnvSpec:
             )
 
 
-def load_spec(path: str | Path) -> EnvSpec:
-    """Load and validate an env spec.
+def simulator_spec_from_dict(data: Mapping[str, Any], where: str) -> SimulatorSpec:
+    """Build and check a simulator spec from a spec file's mapping.
+
+    The :data:`SESSION_KEYS` of the mapping are skipped (``rayrec.environments``
+    reads them); any other unknown top-level key is refused, listing all accepted ones.
+
+    Raises:
+        InputError: naming ``where`` (the file) and the key at fault.
+    """
+    if not isinstance(data, Mapping):
+        raise InputError(f"{where}: expected a mapping, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(SimulatorSpec)}
+    unknown = sorted(set(data) - known - set(SESSION_KEYS))
+    if unknown:
+        raise InputError(
+            f"{where}: unknown key {', '.join(repr(u) for u in unknown)};"
+            f" expected one of {', '.join(sorted(known | set(SESSION_KEYS)))}"
+        )
+    own = {k: v for k, v in data.items() if k not in SESSION_KEYS}
+    spec = from_dict(SimulatorSpec, own, where)
+    spec.check(where)
+    return spec
+
+
+def load_simulator_spec(path: str | Path) -> SimulatorSpec:
+    """Load and validate the simulator sections of a spec file (its session keys skipped).
 
     Raises:
         InputError: naming the file and the key at fault.
     """
-    path = Path(path)
-    spec = from_dict(EnvSpec, load_yaml(path), str(path))
-    spec.check(str(path))
-    return spec
+    return simulator_spec_from_dict(load_yaml(path), str(path))

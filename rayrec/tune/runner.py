@@ -65,15 +65,12 @@ MAX_CHECKED_POINTS = 256
 def _simulator_folder(spec: TuneSpec) -> str | None:
     """The learned simulator's folder as an absolute path, resolved here in the driver:
     trials run in their own working folders, where ``runs/simulators`` is not."""
-    from rayrec.environments.rllib_env import default_simulator_root
-    from rayrec.simulator.spec import load_spec
+    from rayrec.environments import default_simulator_folder
 
     if spec.simulator:
         return str(Path(spec.simulator).resolve())
-    env_spec = load_spec(spec.env)
-    if env_spec.backend == "ground_truth":
-        return None
-    return str(default_simulator_root(env_spec.name).resolve())
+    folder = default_simulator_folder(spec.env)
+    return None if folder is None else str(folder.resolve())
 
 
 def param_space(spec: TuneSpec) -> dict[str, Any]:
@@ -182,7 +179,7 @@ def evaluate(algo: Any, target: str, evaluation: dict[str, Any]) -> dict[str, fl
     from rayrec.evaluation.slate_metrics import evaluate_policy, module_policy
     from rayrec.train import eval_simulator
 
-    sim, env_cfg = eval_simulator(target)
+    sim, env_cfg = eval_simulator(algo.config.env_config)
     users, seed = int(evaluation["users"]), int(evaluation["seed"])
     agent = evaluate_policy(
         sim, module_policy(algo.get_module()), env_cfg, n_users=users, seed=seed

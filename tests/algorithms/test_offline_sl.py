@@ -42,7 +42,7 @@ from rayrec.errors import InputError
 from rayrec.simulator.build import part_slates, train_simulators
 from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.slates import SlateData, build_slates
-from rayrec.simulator.spec import DatasetSpec, EnvSpec, load_spec
+from rayrec.simulator.spec import DatasetSpec, SimulatorSpec, load_simulator_spec
 from rayrec.train import TrainOptions, build_config
 from tests.algorithms.conftest import SYNTHETIC
 
@@ -73,7 +73,7 @@ def hand_slates() -> SlateData:
 
 
 def hand_train_part() -> SlateData:
-    spec = EnvSpec(name="hand", dataset=DatasetSpec(name=SYNTHETIC_NAME))  # 80/20 protocol
+    spec = SimulatorSpec(name="hand", dataset=DatasetSpec(name=SYNTHETIC_NAME))  # 80/20 protocol
     slates, cut = part_slates(hand_slates(), spec)[PART_TRAIN]
     assert cut == 90.0
     return slates
@@ -143,7 +143,7 @@ def test_conversion_rejects_unknown_reward_feedback_and_unsorted_slates() -> Non
 def test_synthetic_train_part_is_what_the_train_simulator_learned_from() -> None:
     env_config = {"simulator": str(SYNTHETIC)}
     t = train_part_transitions(env_config)
-    spec = load_spec(SYNTHETIC)
+    spec = load_simulator_spec(SYNTHETIC)
     from rayrec.simulator.build import load_spec_data
 
     data, _, _ = load_spec_data(spec)
@@ -172,14 +172,15 @@ def test_synthetic_train_part_is_what_the_train_simulator_learned_from() -> None
 
 
 def test_a_checkpoint_whose_log_differs_is_refused(tmp_path: Path) -> None:
-    spec = load_spec(SYNTHETIC)
+    spec = load_simulator_spec(SYNTHETIC)
     train_simulators(spec, tmp_path, parts=(PART_TRAIN,))
-    assert len(train_part_transitions({"simulator": str(tmp_path)})) > 0
+    env_config = {"simulator": str(tmp_path), "env": {}}  # a folder needs session settings
+    assert len(train_part_transitions(env_config)) > 0
     other = to_dict(spec)
     other["synthetic"]["seed"] = 1  # a different log than the simulator learned from
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(other))
     with pytest.raises(InputError, match="not what its train simulator learned from"):
-        train_part_transitions({"simulator": str(tmp_path)})
+        train_part_transitions(env_config)
 
 
 # ------------------------------------------------------------------- config

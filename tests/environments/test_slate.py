@@ -17,6 +17,7 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from rayrec.environments import load_env_spec
 from rayrec.environments.keys import (
     INFO_PATIENCE,
     INFO_RESPONSE,
@@ -36,7 +37,6 @@ from rayrec.environments.slate import (
 )
 from rayrec.simulator.build import in_memory_simulator
 from rayrec.simulator.simulator import Simulator
-from rayrec.simulator.spec import load_spec
 from tests.simulator.conftest import ENVS, MAX_STEPS, H, K, tiny_ground_truth_spec
 
 SIMS = ["gt_sim", "learned_sim"]
@@ -472,8 +472,8 @@ def test_history_of_new_user_is_left_padded(gt_sim: Simulator) -> None:
 def test_policy_ordering_on_ground_truth() -> None:
     """Observed (300 users, seeds 0-3): oracle ≈ 16.6, popular ≈ 4.7, random ≈ 1.95 total
     reward; depth 19.3 / 9.1 / 6.7. Asserted with wide margins."""
-    spec = load_spec(ENVS / "synthetic.yaml")
-    sim = in_memory_simulator(spec)
+    spec = load_env_spec(ENVS / "synthetic.yaml")
+    sim = in_memory_simulator(spec.simulator)
     res = {
         name: rollout(sim, make(), 300, spec.env, seed=0).summary(sim.n_items)
         for name, make in POLICIES.items()

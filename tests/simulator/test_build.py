@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
-from rayrec.environments.slate import SlateEnv
+from rayrec.environments import load_env_spec
+from rayrec.environments.slate import SlateEnv, SlateEnvSpec
 from rayrec.errors import InputError
 from rayrec.simulator.build import (
     encode_user_features,
@@ -24,9 +26,9 @@ from rayrec.simulator.build import (
 )
 from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.response import predict
-from rayrec.simulator.simulator import Simulator, item_popularity, last_exposures
+from rayrec.simulator.simulator import Simulator, item_responses, last_exposures
 from rayrec.simulator.slates import build_slates
-from rayrec.simulator.spec import EnvSpec, load_spec
+from rayrec.simulator.spec import load_simulator_spec
 from tests.data.test_readers_kuairand import (
     LOG_HEADER,
     USER_HEADER,
@@ -56,7 +58,7 @@ def assert_same_simulator(a: Simulator, b: Simulator) -> None:
     for name in (
         "population",
         "population_activity",
-        "popularity",
+        "item_responses",
         "last_items",
         "last_feedback",
         "user_features",
@@ -71,7 +73,8 @@ def test_train_writes_both_parts_spec_and_summary(learned_run: LearnedRun) -> No
     for part in (PART_TRAIN, PART_EVAL):
         assert {p.name for p in (out / part).iterdir()} == {"meta.json", "arrays.npz", "model.pt"}
     assert {p.name for p in out.iterdir()} == {"train", "eval", "spec.yaml", "summary.json"}
-    assert load_spec(out / "spec.yaml") == learned_run.spec
+    assert load_simulator_spec(out / "spec.yaml") == learned_run.spec.simulator
+    assert "env" not in yaml.safe_load((out / "spec.yaml").read_text())  # no session settings
     summary = json.loads((out / "summary.json").read_text())
     assert summary["provenance"]["dataset"] == "synthetic"
     assert summary["provenance"]["n_slates"] == summary["parts"][PART_EVAL]["part_slates"]
@@ -86,7 +89,7 @@ def test_load_round_trip_and_train_twice_identical(learned_run: LearnedRun, tmp_
     sim.save(tmp_path / "copy")
     assert_same_simulator(sim, Simulator.load(tmp_path / "copy"))
     # seeded training: the same spec trains the same model (SB3's train-twice test)
-    train_simulators(learned_run.spec, tmp_path / "again", parts=(PART_EVAL,))
+    train_simulators(learned_run.spec.simulator, tmp_path / "again", parts=(PART_EVAL,))
     assert_same_simulator(sim, Simulator.load(tmp_path / "again" / PART_EVAL))
 
 
@@ -100,7 +103,7 @@ def test_ground_truth_round_trip(gt_sim: Simulator, tmp_path: Path) -> None:
 
 
 def test_ground_truth_spec_trains_without_model(tmp_path: Path) -> None:
-    spec = tiny_ground_truth_spec()
+    spec = tiny_ground_truth_spec().simulator
     summary = train_simulators(spec, tmp_path / "gt")
     assert "metrics" not in summary["parts"][PART_TRAIN]
     for part in (PART_TRAIN, PART_EVAL):
@@ -121,7 +124,7 @@ def test_load_rejects_a_non_checkpoint(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------- time cut
 def test_train_part_uses_only_slates_before_the_time_cut(learned_run: LearnedRun) -> None:
-    spec = learned_run.spec
+    spec = learned_run.spec.simulator
     data, _, _ = load_spec_data(spec)
     slates = build_slates(data, spec.slates.to_config())
     cut = learned_run.summary["parts"][PART_TRAIN]["time_cut"]
@@ -142,8 +145,16 @@ def test_train_part_uses_only_slates_before_the_time_cut(learned_run: LearnedRun
     items, feedback = last_exposures(before)
     np.testing.assert_array_equal(train.last_items, items)
     np.testing.assert_array_equal(train.last_feedback, feedback)
-    weights = np.array([spec.env.reward_weights[n] for n in slates.feedback_names])
-    np.testing.assert_allclose(train.popularity, item_popularity(before, weights))
+    np.testing.assert_array_equal(train.item_responses, item_responses(before))
+    assert train.item_responses.shape == (slates.n_items + 1, 2)
+    # popularity weighs the responses with the session's reward weights (click 1, purchase 2)
+    weights = learned_run.spec.env.reward_weights
+    score = (before.feedback * np.array([weights[n] for n in slates.feedback_names])).sum(-1)
+    keep = before.items > 0
+    expected = np.bincount(before.items[keep], weights=score[keep], minlength=slates.n_items + 1)
+    np.testing.assert_allclose(train.popularity(weights), expected)
+    env = SlateEnv(train, 2, learned_run.spec.env)
+    np.testing.assert_allclose(env.popularity, expected)
     # histories differ exactly for the users with slates after the cut
     later = np.zeros(slates.n_users + 1, dtype=bool)
     later[slates.user[slates.time >= cut]] = True
@@ -152,9 +163,8 @@ def test_train_part_uses_only_slates_before_the_time_cut(learned_run: LearnedRun
 
 
 def test_part_slates_with_the_whole_log(learned_run: LearnedRun) -> None:
-    spec = replace(
-        learned_run.spec, protocol=replace(learned_run.spec.protocol, train_fraction=1.0)
-    )
+    sim_spec = learned_run.spec.simulator
+    spec = replace(sim_spec, protocol=replace(sim_spec.protocol, train_fraction=1.0))
     data, _, _ = load_spec_data(spec)
     slates = build_slates(data, spec.slates.to_config())
     parts = part_slates(slates, spec)
@@ -182,7 +192,7 @@ def test_probabilities_are_not_squeezed(learned_run: LearnedRun) -> None:
     for b in range(probs.shape[-1]):
         assert (probs[..., b] < 0.5).float().mean() > 0.1  # impossible after a double sigmoid
     # the logged exposures too, through the training code's own predict()
-    spec = learned_run.spec
+    spec = learned_run.spec.simulator
     data, _, _ = load_spec_data(spec)
     slates = build_slates(data, spec.slates.to_config())
     assert sim.model is not None
@@ -212,7 +222,7 @@ def test_crash_while_saving_keeps_previous_checkpoint(
 def test_crash_while_training_keeps_previous_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spec = tiny_ground_truth_spec()
+    spec = tiny_ground_truth_spec().simulator
     out = tmp_path / "sim"
     train_simulators(spec, out)
     before = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
@@ -300,8 +310,8 @@ def rl4rs_logs(root: Path, n_sessions: int = 60, per_session: int = 4) -> Path:
 def test_dataset_spec_trains_end_to_end(
     tmp_path: Path, spec_file: str, writer: Callable[[Path], Path], slate_width: int
 ) -> None:
-    spec: EnvSpec = load_spec(ENVS / spec_file)
-    spec = replace(spec, training=replace(spec.training, epochs=1))
+    env_spec: SlateEnvSpec = load_env_spec(ENVS / spec_file)
+    spec = replace(env_spec.simulator, training=replace(env_spec.simulator.training, epochs=1))
     data_dir = writer(tmp_path / "data")
     summary = train_simulators(spec, tmp_path / "sim", data_dir=data_dir)
     assert summary["provenance"]["dataset"] == spec.dataset.name
@@ -312,18 +322,19 @@ def test_dataset_spec_trains_end_to_end(
     sim = Simulator.load(tmp_path / "sim" / PART_EVAL)
     assert sim.kind == "learned" and sim.feedback_names == tuple(spec.slates.feedback)
     assert sim.user_features.shape[1] == len(spec.user_features)
-    env = SlateEnv(sim, 4, spec.env, seed=0)
+    session = env_spec.env
+    env = SlateEnv(sim, 4, session, seed=0)
     obs, _ = env.reset(seed=0)
     rng = np.random.default_rng(0)
-    max_reward = sum(spec.env.reward_weights.values())
+    max_reward = sum(session.reward_weights.values())
     for _ in range(5):
-        slates = np.argsort(rng.random((4, sim.n_items)), axis=1)[:, : spec.env.slate_size] + 1
+        slates = np.argsort(rng.random((4, sim.n_items)), axis=1)[:, : session.slate_size] + 1
         obs, reward, _, _, _ = env.step(slates)
         assert env.observation_space.contains(obs)
         assert np.isfinite(reward).all() and (reward >= 0).all() and (reward <= max_reward).all()
 
 
 def test_user_features_name_a_missing_column(tmp_path: Path) -> None:
-    spec = replace(tiny_learned_spec(epochs=1), user_features=("shoe_size",))
+    spec = replace(tiny_learned_spec(epochs=1).simulator, user_features=("shoe_size",))
     with pytest.raises(InputError, match="'shoe_size' is not a user column"):
         train_simulators(spec, tmp_path / "sim")

@@ -11,8 +11,7 @@ import pytest
 import yaml
 
 from rayrec.cli import main
-from rayrec.config import to_dict
-from tests.simulator.conftest import ENVS, tiny_learned_spec
+from tests.simulator.conftest import ENVS, tiny_learned_spec, write_env_spec
 
 POLICY_KEYS = {"total_reward", "depth", "reward_variance"}
 
@@ -27,7 +26,7 @@ def write_spec(path: Path, data: dict[str, Any]) -> Path:
 
 
 def tiny_spec_file(tmp_path: Path, name: str = "cli-tiny") -> Path:
-    return write_spec(tmp_path / f"{name}.yaml", to_dict(tiny_learned_spec(epochs=1, name=name)))
+    return write_env_spec(tmp_path / f"{name}.yaml", tiny_learned_spec(epochs=1, name=name))
 
 
 def test_check_synthetic_spec_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,16 +10,15 @@ import pytest
 import torch
 
 from rayrec.data.synthetic import SyntheticConfig, SyntheticData, generate
+from rayrec.metrics.classification import auc, log_loss
 from rayrec.models.encoders import MaskedGRUEncoder
 from rayrec.simulator.response import (
     ResponseModelConfig,
     TrainConfig,
     TrainResult,
     UserResponseModel,
-    auc,
     evaluate_scores,
     history_states,
-    log_loss,
     popularity_scores,
     predict,
     train_response_model,
@@ -67,36 +66,6 @@ def test_weighted_bce_all_masked_is_zero() -> None:
 
 
 # ------------------------------------------------------------------ metrics
-@pytest.mark.parametrize(
-    ("labels", "scores", "expected"),
-    [
-        ([1, 0, 1, 0], [0.9, 0.1, 0.8, 0.2], 1.0),
-        ([1, 0, 1, 0], [0.1, 0.9, 0.2, 0.8], 0.0),
-        # pairs (pos, neg): (.9,.1) 1, (.9,.4) 1, (.4,.1) 1, (.4,.4) tie 0.5 -> 3.5 / 4
-        ([1, 0, 1, 0], [0.9, 0.1, 0.4, 0.4], 0.875),
-        ([1, 0, 0], [0.5, 0.5, 0.5], 0.5),  # all tied
-        # pos .3 vs negs (.1, .5, .3): 1 + 0 + 0.5 -> 1.5 / 3
-        ([0, 1, 0, 0], [0.1, 0.3, 0.5, 0.3], 0.5),
-        ([1, 1, 0], [0.2, 0.7, 0.5], 0.5),
-    ],
-)
-def test_auc_hand_values(labels: list[int], scores: list[float], expected: float) -> None:
-    assert auc(np.array(labels), np.array(scores)) == pytest.approx(expected)
-
-
-def test_auc_single_class_is_nan() -> None:
-    assert math.isnan(auc(np.ones(4), np.arange(4.0)))
-    assert math.isnan(auc(np.zeros(4), np.arange(4.0)))
-
-
-def test_log_loss_hand_values() -> None:
-    y, p = np.array([1.0, 0.0, 1.0]), np.array([0.8, 0.4, 0.5])
-    expected = -(math.log(0.8) + math.log(0.6) + math.log(0.5)) / 3
-    assert log_loss(y, p) == pytest.approx(expected)
-    # Certain and wrong is clipped at eps = 1e-7, not infinite.
-    assert log_loss(np.array([0.0, 1.0]), np.array([1.0, 0.0])) == pytest.approx(-math.log(1e-7))
-
-
 def _tiny_slates() -> SlateData:
     """Two users, 2 + 1 slates of width 3 (item 0 = padding), one behaviour."""
     return SlateData(

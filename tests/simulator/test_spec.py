@@ -1,205 +1,44 @@
-"""Env specs: the shipped YAML files load, and every error names the file, the key path
-and what was expected; EnvConfig.validate checks a config against its simulator."""
+"""Simulator specs: the simulator sections of a spec file, read without its session keys.
+
+The whole file (env included) is tested through the env spec loader in
+tests/environments/test_spec.py; here: what ``rayrec simulator train`` reads."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from rayrec.config import to_dict
-from rayrec.environments.slate import EnvConfig, LeaveConfig, SlateEnv
 from rayrec.errors import InputError
-from rayrec.simulator.simulator import Simulator
-from rayrec.simulator.spec import EnvSpec, load_spec
+from rayrec.simulator.spec import SESSION_KEYS, SimulatorSpec, load_simulator_spec
 from tests.simulator.conftest import ENVS
 
-SPEC_FILES = sorted(ENVS.glob("*.yaml"))
+
+def test_session_keys_are_skipped(tmp_path: Path) -> None:
+    data = yaml.safe_load((ENVS / "ml1m.yaml").read_text())
+    assert set(SESSION_KEYS) <= set(data)
+    spec = load_simulator_spec(ENVS / "ml1m.yaml")
+    assert isinstance(spec, SimulatorSpec) and spec.name == "ml1m"
+    assert not {"kind", "env"} & set(to_dict(spec))
+    # a file of the simulator sections only (a checkpoint's spec.yaml) reads the same
+    own = tmp_path / "spec.yaml"
+    own.write_text(yaml.safe_dump({k: v for k, v in data.items() if k not in SESSION_KEYS}))
+    assert load_simulator_spec(own) == spec
+    # ... and so does a broken session section: it is the env spec loader's to check
+    data["env"] = {"slate_size": "ten"}
+    own.write_text(yaml.safe_dump(data))
+    assert load_simulator_spec(own) == spec
 
 
-def base_spec() -> dict[str, Any]:
-    """The synthetic spec as a plain mapping, to break one key at a time."""
-    data: dict[str, Any] = yaml.safe_load((ENVS / "synthetic.yaml").read_text())
-    return data
-
-
-def write(tmp_path: Path, data: dict[str, Any] | str, name: str = "spec.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def load_error(path: Path) -> str:
-    with pytest.raises(InputError) as err:
-        load_spec(path)
-    assert err.value.exit_code == 2
+def test_unknown_top_level_key_lists_every_accepted_one(tmp_path: Path) -> None:
+    data = yaml.safe_load((ENVS / "synthetic.yaml").read_text())
+    data["respone_model"] = {}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError, match=r"unknown key 'respone_model'; expected one of") as err:
+        load_simulator_spec(path)
     message = str(err.value)
-    assert message.startswith(str(path)), message  # every error names the file first
-    return message
-
-
-# ---------------------------------------------------------------- shipped specs
-def test_envs_folder_has_the_documented_specs() -> None:
-    assert {p.stem for p in SPEC_FILES} >= {"synthetic", "ml1m", "kuairand", "rl4rs"}
-
-
-@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.name)
-def test_every_shipped_spec_loads(path: Path, tmp_path: Path) -> None:
-    spec = load_spec(path)
-    assert isinstance(spec, EnvSpec) and spec.name == path.stem
-    assert spec.env.slate_size >= 1 and spec.env.reward_weights
-    assert set(spec.env.reward_weights) <= set(spec.slates.feedback)
-    # the spec.yaml a checkpoint stores (to_dict -> YAML) loads back to the same spec
-    again = load_spec(write(tmp_path, to_dict(spec)))
-    assert again == spec
-
-
-def test_yaml_number_forms(tmp_path: Path) -> None:
-    data = base_spec()
-    data["training"] = {"lr": "1e-3", "weight_decay": 0}  # PyYAML reads 1e-3 as a string
-    spec = load_spec(write(tmp_path, data))
-    assert spec.training.lr == pytest.approx(1e-3) and spec.training.weight_decay == 0.0
-    assert isinstance(spec.training.weight_decay, float)
-
-
-# ------------------------------------------------------------------ load errors
-def set_key(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
-    node = data
-    *parents, last = dotted.split(".")
-    for key in parents:
-        node = node.setdefault(key, {})
-    node[last] = value
-    return data
-
-
-@pytest.mark.parametrize(
-    ("key", "value", "expected"),
-    [
-        # unknown key: the section, the bad key, the accepted ones
-        ("env.slate_sise", 10, r": env: unknown key 'slate_sise'; expected one of .*slate_size"),
-        ("env.slate_size", "ten", r": env\.slate_size: expected an integer, got str 'ten'"),
-        ("env.slate_size", True, r": env\.slate_size: expected an integer, got bool True"),
-        ("env.leave.step_cost", "fast", r": env\.leave\.step_cost: expected a number"),
-        ("env.reward_weights", [1.0], r": env\.reward_weights: expected a mapping"),
-        ("env.reward_weights.click", "lots", r": env\.reward_weights\.click: expected a number"),
-        ("backend", "magic", r": backend: expected one of 'learned', 'ground_truth', got 'magic'"),
-        ("env.reward_aggregate", "max", r": env\.reward_aggregate: expected one of 'mean', 'sum'"),
-        ("user_features", "segment", r": user_features: expected a list, got str"),
-        ("synthetic.n_user", 5, r": synthetic: unknown key 'n_user'"),
-        ("slates.feedback.click.colum", "click", r": slates\.feedback\.click: unknown key 'colum'"),
-        ("dataset.path", 3, r": dataset\.path: expected a string"),
-        ("synthetic.n_users", 0, r": synthetic: synthetic config: 'n_users' must be >= 1"),
-    ],
-)
-def test_load_error_names_file_key_and_expectation(
-    tmp_path: Path, key: str, value: Any, expected: str
-) -> None:
-    message = load_error(write(tmp_path, set_key(base_spec(), key, value)))
-    assert re.search(expected, message), message
-
-
-def test_reward_weight_for_undefined_feedback(tmp_path: Path) -> None:
-    data = set_key(base_spec(), "env.reward_weights", {"click": 1.0, "like": 1.0})
-    message = load_error(write(tmp_path, data))
-    assert "env.reward_weights: unknown feedback ['like']" in message
-    assert "slates.feedback defines ['click']" in message
-
-
-def test_ground_truth_needs_synthetic_data(tmp_path: Path) -> None:
-    data = set_key(base_spec(), "dataset.name", "ml-1m")
-    message = load_error(write(tmp_path, data))
-    assert "backend 'ground_truth' needs dataset 'synthetic'" in message
-
-
-@pytest.mark.parametrize(
-    ("key", "value", "expected"),
-    [
-        ("slates.feedback", {}, "slates.feedback: name at least one feedback rule"),
-        (
-            "slates.feedback",
-            {"click": {"column": "click"}, "buy": {"column": "purchase"}},
-            "slates.feedback: the ground-truth backend simulates 'click' only",
-        ),
-        ("protocol.train_fraction", 0.0, "protocol.train_fraction must be in (0, 1]"),
-        ("protocol.train_fraction", 1.5, "protocol.train_fraction must be in (0, 1]"),
-        ("training.valid_fraction", 1.0, "training.valid_fraction must be in [0, 1)"),
-        ("slates.size", 0, "slates.size must be >= 1"),
-    ],
-)
-def test_cross_field_checks(tmp_path: Path, key: str, value: Any, expected: str) -> None:
-    assert expected in load_error(write(tmp_path, set_key(base_spec(), key, value)))
-
-
-def test_learned_backend_needs_incremental_encoder(tmp_path: Path) -> None:
-    data = set_key(base_spec(), "backend", "learned")
-    data = set_key(data, "response_model.encoder", "sasrec")
-    assert "response_model.encoder" in load_error(write(tmp_path, data))
-
-
-def test_missing_required_key(tmp_path: Path) -> None:
-    data = base_spec()
-    del data["dataset"]
-    assert "missing required key 'dataset'" in load_error(write(tmp_path, data))
-    data = set_key(base_spec(), "dataset", {"note": "no name"})
-    assert ": dataset: missing required key 'name'" in load_error(write(tmp_path, data))
-
-
-@pytest.mark.parametrize(
-    ("text", "line"),
-    [
-        ("name: x\n  bad: 1\nenv: 2\n", 2),
-        ("name: x\ndataset:\n  name: synthetic\nenv: {slate_size: 10\nbackend: learned\n", 5),
-        ("name: x\n\tenv: 1\n", 2),
-    ],
-)
-def test_invalid_yaml_names_the_line(tmp_path: Path, text: str, line: int) -> None:
-    path = write(tmp_path, text)
-    assert f"{path}, line {line}: not valid YAML" in load_error(path)
-
-
-@pytest.mark.parametrize("text", ["- a\n- b\n", "just a string\n", ""])
-def test_top_level_must_be_a_mapping(tmp_path: Path, text: str) -> None:
-    assert "expected a YAML mapping" in load_error(write(tmp_path, text))
-
-
-def test_missing_file(tmp_path: Path) -> None:
-    assert "cannot read" in load_error(tmp_path / "nope.yaml")
-
-
-# -------------------------------------------------------------- EnvConfig.validate
-@pytest.mark.parametrize(
-    ("change", "expected"),
-    [
-        ({"slate_size": 41}, "env: 'slate_size' must be in 1..40, got 41"),
-        ({"slate_size": 0}, "env: 'slate_size' must be in 1..40, got 0"),
-        ({"max_steps": 0}, "env: 'max_steps' must be >= 1"),
-        ({"history_length": 0}, "env: 'history_length' must be >= 1"),
-        ({"reward_weights": {"click": 0.0}}, "non-zero weight"),
-        (
-            {"reward_weights": {"like": 1.0}},
-            "env: 'reward_weights' names unknown feedback ['like']",
-        ),
-        ({"reward_aggregate": "max"}, "env: 'reward_aggregate' must be 'mean' or 'sum'"),
-        ({"invalid_action": "ignore"}, "env: 'invalid_action' must be 'mask' or 'raise'"),
-        ({"user_sampling": "vip"}, "env: 'user_sampling'"),
-        ({"leave": LeaveConfig(initial_patience=0.0)}, "'leave.initial_patience' must be > 0"),
-        ({"leave": LeaveConfig(step_cost=-0.1)}, "'leave.step_cost' and 'leave.quality_cost' must"),
-        ({"leave": LeaveConfig(quality_cost=-1.0)}, "'leave.step_cost' and 'leave.quality_cost'"),
-        ({"leave": LeaveConfig(step_cost=0.0, quality_cost=0.0)}, "step_cost + quality_cost > 0"),
-    ],
-)
-def test_env_config_validate(gt_sim: Simulator, change: dict[str, Any], expected: str) -> None:
-    config = replace(EnvConfig(slate_size=5), **change)
-    with pytest.raises(InputError, match=re.escape(expected)):
-        config.validate(gt_sim)
-    with pytest.raises(InputError, match=re.escape(expected)):  # the env refuses it too
-        SlateEnv(gt_sim, 2, config)
-
-
-def test_env_config_validate_accepts_the_edges(gt_sim: Simulator) -> None:
-    EnvConfig(slate_size=gt_sim.n_items, max_steps=1, history_length=1).validate(gt_sim)
-    EnvConfig(slate_size=1, leave=LeaveConfig(step_cost=0.0, quality_cost=0.5)).validate(gt_sim)
+    assert message.startswith(f"{path}: ")
+    assert "env, kind, name, protocol, response_model" in message
