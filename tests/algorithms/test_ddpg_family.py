@@ -25,7 +25,7 @@ from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 from rayrec.algorithms.ddpg import DDPGConfig
 from rayrec.algorithms.ddpg.ddpg_learner import BCE_LOSS, HYPER_LOSS, QMAX_LOSS, TD_LOSS
 from rayrec.algorithms.hac import HACConfig
-from rayrec.algorithms.keys import HYPER_ACTION, Q_NEXT_TARGET
+from rayrec.algorithms.keys import ALIGNED_HYPER_ACTION, HYPER_ACTION, Q_NEXT_TARGET, SLATE_LOGITS
 from rayrec.algorithms.registry import ALGORITHMS, make_config
 from rayrec.environments.slate import SlateEnv
 from rayrec.errors import InputError
@@ -43,6 +43,14 @@ def test_the_family_is_what_the_registry_says() -> None:
 @pytest.fixture(scope="module", params=NAMES)
 def module_of(request: pytest.FixtureRequest, slate_env: SlateEnv) -> tuple[str, Any]:
     return request.param, build_module(request.param, slate_env)
+
+
+def test_only_hac_trains_the_slate_head(slate_env: SlateEnv, slate_batch: dict[str, Any]) -> None:
+    """DDPG's Ẑ(top-K(Z)) and Φ(a_i)ᵀZ are diagnostics (no gradient); HAC's train Φ, π."""
+    for name, trains in (("ddpg", False), ("td3", False), ("hac", True), ("online-sl", True)):
+        out = build_module(name, slate_env).forward_train(slate_batch)
+        assert out[ALIGNED_HYPER_ACTION].requires_grad is trains, name
+        assert out[SLATE_LOGITS].requires_grad is trains, name
 
 
 def test_ddpg_has_critic_and_actor_optimizers_and_hac_adds_the_kernels(

@@ -1,4 +1,5 @@
-"""The columnar slate replay: transitions, terminations, ring overwrite, seeded sampling."""
+"""The columnar replay: transitions, terminations, ring overwrite, seeded sampling; the
+slate env's Dict observations and per-item responses, and a flat Box env's transitions."""
 
 from __future__ import annotations
 
@@ -64,6 +65,32 @@ def test_each_step_becomes_one_transition_with_the_next_obs_and_the_next_info() 
     np.testing.assert_array_equal(cols[(SLATE_VALID,)][:2], [[True, True], [True, False]])
     np.testing.assert_array_equal(cols[(HYPER_ACTION,)][:3, 0], [0, 1, 2])
     assert cols[(Columns.OBS, OBS_HISTORY_ITEMS)].dtype == np.int32  # ids narrowed
+
+
+def test_flat_observations_and_box_actions_without_slate_infos() -> None:
+    """DDPG with a Box action (DDPG-LA): flat obs, float actions, no response columns."""
+    ep = SingleAgentEpisode(observations=[np.zeros(3, np.float32)], infos=[{}])
+    for t in range(4):
+        ep.add_env_step(
+            observation=np.full(3, t + 1, np.float32),
+            action=np.array([0.25 * t], np.float32),
+            reward=1.0,
+            infos={},
+            terminated=t == 3,
+        )
+    buf = TransitionBuffer(capacity=8, rng_seed=0)
+    assert buf.add([ep.to_numpy()]) == 4
+    assert set(buf.columns) == {
+        (Columns.OBS,),
+        (Columns.NEXT_OBS,),
+        (Columns.ACTIONS,),
+        (Columns.REWARDS,),
+        (Columns.TERMINATEDS,),
+    }
+    np.testing.assert_array_equal(buf.columns[(Columns.NEXT_OBS,)][:4, 0], [1, 2, 3, 4])
+    batch = buf.sample(5)
+    assert batch[Columns.OBS].shape == (5, 3) and batch[Columns.ACTIONS].shape == (5, 1)
+    assert batch[Columns.ACTIONS].dtype == np.float32
 
 
 def test_the_ring_overwrites_the_oldest_and_sampling_is_seeded() -> None:

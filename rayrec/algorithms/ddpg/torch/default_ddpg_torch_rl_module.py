@@ -86,6 +86,10 @@ class DefaultDDPGTorchRLModule(TorchRLModule, TargetNetworkAPI):
     cfg: DDPGModelConfig
     state_encoder: StateEncoder | FlatStateEncoder
 
+    #: whether Ẑ(top-K(Z)) and Φ(a_i)ᵀZ carry gradients: DDPG only logs HAC's L_Hyper
+    #: and L_BCE as diagnostics (no gradient); HAC's module trains Φ and π with them
+    trains_slate_head: bool = False
+
     def setup(self) -> None:
         cfg = DDPGModelConfig.from_model_config(cast(dict[str, Any], self.model_config or {}))
         self.cfg = cfg
@@ -310,10 +314,6 @@ class DefaultDDPGTorchRLModule(TorchRLModule, TargetNetworkAPI):
             with torch.no_grad():
                 out.update(self.forward_target(batch))
         return out
-
-    #: whether Ẑ(top-K(Z)) and Φ(a_i)ᵀZ carry gradients: DDPG only logs HAC's L_Hyper
-    #: and L_BCE as diagnostics (no gradient); HAC's module trains Φ and π with them
-    trains_slate_head: bool = False
 
     def _slate_head_grad(self) -> torch.autograd.grad_mode.set_grad_enabled:
         """Gradients through the slate head's extra outputs only when the module trains
