@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import pairwise
 
 import torch
@@ -80,6 +80,15 @@ class StateEncoderConfig:
     dropout: float = 0.1
     use_user_id: bool = True
     flat_hidden: tuple[int, ...] = (64,)
+
+    @classmethod
+    def of(cls, settings: object) -> StateEncoderConfig:
+        """The encoder fields of a model config that carries them by the same names
+        (fields it lacks keep their defaults)."""
+        values = {
+            f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)
+        }
+        return cls(**values)
 
     def __post_init__(self) -> None:
         check_int("model.state_dim", self.state_dim, low=1)

@@ -90,14 +90,7 @@ class A2CModelConfig:
 
     def encoder_config(self) -> StateEncoderConfig:
         """The settings of the shared :class:`~rayrec.models.state.StateEncoder`."""
-        return StateEncoderConfig(
-            state_dim=self.state_dim,
-            n_layers=self.n_layers,
-            n_heads=self.n_heads,
-            ffn_dim=self.ffn_dim,
-            dropout=self.dropout,
-            use_user_id=self.use_user_id,
-        )
+        return StateEncoderConfig.of(self)
 
 
 #: what makes PPO A2C; validate() refuses other values

@@ -131,15 +131,7 @@ class DDPGModelConfig:
 
     def encoder_config(self) -> StateEncoderConfig:
         """The state encoder's settings."""
-        return StateEncoderConfig(
-            state_dim=self.state_dim,
-            n_layers=self.n_layers,
-            n_heads=self.n_heads,
-            ffn_dim=self.ffn_dim,
-            dropout=self.dropout,
-            use_user_id=self.use_user_id,
-            flat_hidden=self.flat_hidden,
-        )
+        return StateEncoderConfig.of(self)
 
     @classmethod
     def from_model_config(cls, model_config: dict[str, Any]) -> DDPGModelConfig:
