@@ -1,69 +1,193 @@
-"""The algorithms ``rayrec train`` knows, by name (an explicit registry)."""
+"""The algorithms rayrec trains, by name, with what each needs (an explicit registry).
+
+Each entry says which env kinds the algorithm trains on, which evaluation protocol
+scores it, and how to make its default config; ``rayrec train ALGO --env SPEC`` checks
+the pair with :func:`check_env_kind` before Ray starts. Algorithms are added with the
+:func:`register_algorithm` decorator on a function returning the default config
+(imports stay inside it: listing the algorithms imports no RLlib).
+
+Example:
+    >>> get_algorithm("hac").protocol
+    'slate_rollout'
+    >>> sorted(ALGORITHMS)[:2]
+    ['a2c', 'ddpg']
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from rayrec.errors import InputError
 
+#: the evaluation protocols an algorithm can name (``rayrec.evaluation`` implements them)
+PROTOCOLS = ("slate_rollout", "full_ranking", "rating_error")
 
+
+@dataclass(frozen=True)
+class AlgorithmEntry:
+    """One registered algorithm.
+
+    Attributes:
+        name: the name ``rayrec train`` takes.
+        make_config: returns the default ``AlgorithmConfig``.
+        env_kinds: the env kinds it trains on, e.g. ``("slate",)``.
+        protocol: its evaluation protocol, one of :data:`PROTOCOLS`.
+        summary: one line for ``--help`` and listings.
+        samples_env: False for an algorithm that learns from the log only (offline-sl).
+    """
+
+    name: str
+    make_config: Callable[[], Any]
+    env_kinds: tuple[str, ...]
+    protocol: str
+    summary: str
+    samples_env: bool = True
+
+
+#: name -> entry, filled by :func:`register_algorithm`
+ALGORITHMS: dict[str, AlgorithmEntry] = {}
+
+
+def register_algorithm(
+    name: str,
+    *,
+    env_kinds: tuple[str, ...],
+    protocol: str,
+    summary: str,
+    samples_env: bool = True,
+) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    """Registers the decorated default-config factory under ``name``.
+
+    Raises:
+        ValueError: a name registered twice, no env kind, or an unknown protocol.
+    """
+    if name in ALGORITHMS:
+        raise ValueError(f"algorithm {name!r} is registered twice")
+    if not env_kinds:
+        raise ValueError(f"algorithm {name!r}: at least one env kind")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"algorithm {name!r}: protocol {protocol!r} is not one of {PROTOCOLS}")
+
+    def add(make_config: Callable[[], Any]) -> Callable[[], Any]:
+        ALGORITHMS[name] = AlgorithmEntry(
+            name=name,
+            make_config=make_config,
+            env_kinds=tuple(env_kinds),
+            protocol=protocol,
+            summary=summary,
+            samples_env=samples_env,
+        )
+        return make_config
+
+    return add
+
+
+def get_algorithm(name: str) -> AlgorithmEntry:
+    """The entry of a registered algorithm.
+
+    Raises:
+        InputError: naming the known algorithms.
+    """
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise InputError(
+            f"unknown algorithm '{name}'; expected one of: {', '.join(sorted(ALGORITHMS))}"
+        ) from None
+
+
+def make_config(name: str) -> Any:
+    """The default config of a registered algorithm (a fresh one per call).
+
+    Raises:
+        InputError: naming the known algorithms.
+    """
+    return get_algorithm(name).make_config()
+
+
+def check_env_kind(name: str, kind: str, env_path: str) -> None:
+    """Refuses an env spec of a kind the algorithm does not train on.
+
+    Raises:
+        InputError: ``<env_path>: kind '<kind>': <name> trains on <kinds>``.
+    """
+    entry = get_algorithm(name)
+    if kind not in entry.env_kinds:
+        raise InputError(
+            f"{env_path}: kind '{kind}': {name} trains on {', '.join(entry.env_kinds)}"
+        )
+
+
+@register_algorithm(
+    "hac",
+    env_kinds=("slate",),
+    protocol="slate_rollout",
+    summary="hyper-actor critic: DDPG + item-kernel alignment (λ_h) and supervision (β)",
+)
 def _hac() -> Any:
     from rayrec.algorithms.hac import HACConfig
 
     return HACConfig()
 
 
+@register_algorithm(
+    "ddpg",
+    env_kinds=("slate",),
+    protocol="slate_rollout",
+    summary="DDPG in the hyper-action space (the item kernel fixed)",
+)
 def _ddpg() -> Any:
     from rayrec.algorithms.ddpg import DDPGConfig
 
     return DDPGConfig()
 
 
+@register_algorithm(
+    "td3",
+    env_kinds=("slate",),
+    protocol="slate_rollout",
+    summary="TD3: DDPG with twin critics, target smoothing and delayed actor updates",
+)
 def _td3() -> Any:
     from rayrec.algorithms.ddpg import TD3Config
 
     return TD3Config()
 
 
-def _a2c() -> Any:
-    from rayrec.algorithms.a2c import A2CConfig
-
-    return A2CConfig()
-
-
+@register_algorithm(
+    "online-sl",
+    env_kinds=("slate",),
+    protocol="slate_rollout",
+    summary="online supervised learning: HAC's policy trained by L_BCE on the user's feedback",
+)
 def _online_sl() -> Any:
     from rayrec.algorithms.supervised import OnlineSLConfig
 
     return OnlineSLConfig()
 
 
+@register_algorithm(
+    "offline-sl",
+    env_kinds=("slate",),
+    protocol="slate_rollout",
+    summary="offline supervised learning: HAC's policy trained by L_BCE on the logged slates",
+    samples_env=False,
+)
 def _offline_sl() -> Any:
     from rayrec.algorithms.supervised import OfflineSLConfig
 
     return OfflineSLConfig()
 
 
-#: name -> factory of the algorithm's default config
-ALGORITHMS: dict[str, Callable[[], Any]] = {
-    "hac": _hac,
-    "ddpg": _ddpg,
-    "td3": _td3,
-    "online-sl": _online_sl,
-    "offline-sl": _offline_sl,
-    "a2c": _a2c,
-}
+@register_algorithm(
+    "a2c",
+    env_kinds=("slate",),
+    protocol="slate_rollout",
+    summary="A2C over slates (Plackett–Luce policy, value baseline), a preset of PPO",
+)
+def _a2c() -> Any:
+    from rayrec.algorithms.a2c import A2CConfig
 
-
-def make_config(name: str) -> Any:
-    """The default config of a registered algorithm.
-
-    Raises:
-        InputError: naming the known algorithms.
-    """
-    try:
-        return ALGORITHMS[name]()
-    except KeyError:
-        raise InputError(
-            f"unknown algorithm '{name}'; expected one of: {', '.join(sorted(ALGORITHMS))}"
-        ) from None
+    return A2CConfig()

@@ -27,7 +27,7 @@ import torch
 from ray.rllib.core.columns import Columns
 
 from rayrec.algorithms.keys import RESPONSE, SLATE_VALID
-from rayrec.algorithms.registry import ALGORITHMS
+from rayrec.algorithms.registry import make_config
 from rayrec.environments.keys import INFO_RESPONSE, INFO_SLATE_VALID
 from rayrec.environments.rllib_env import make_env
 from rayrec.environments.slate import SlateEnv
@@ -66,7 +66,7 @@ def slate_sizes(env: SlateEnv) -> tuple[int, int]:
 def build_module(name: str, env: SlateEnv, seed: int = 0, **training: Any) -> Any:
     """The RLModule of algorithm ``name`` (``training`` overrides applied) for the env's
     spaces, target nets made."""
-    config = ALGORITHMS[name]().training(**training)
+    config = make_config(name).training(**training)
     spec = config.get_default_rl_module_spec()
     spec.observation_space = env.single_observation_space
     spec.action_space = env.single_action_space

@@ -21,7 +21,7 @@ import torch
 from ray.rllib.core.columns import Columns
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
-from rayrec.algorithms.hac.hac import ASYNC_SAMPLE_TAG
+from rayrec.algorithms.ddpg.ddpg import ASYNC_SAMPLE_TAG
 from rayrec.algorithms.keys import HYPER_ACTION
 from rayrec.train import TrainOptions, build_config
 

@@ -1,133 +1,258 @@
 """The contract every registered algorithm keeps (d3rlpy-style, one test for all).
 
-Module level (no Ray): built from the config's own module spec with the synthetic
-env's spaces — forward shapes, distinct valid slates, target-network pairs, noise
-only when exploring, dropout off while acting, save → restore gives the same greedy
-slate. Algorithm level (Ray, slow): a tiny build of each algorithm trains two
-iterations through ``rayrec.train.build_config`` and reports finite, named losses.
-Config validation names the offending field.
+Parametrised from :data:`rayrec.algorithms.registry.ALGORITHMS` — a newly registered
+algorithm is tested here, or fails here until it says which contract it keeps — plus
+DDPG with a continuous Box action (the next issue's DDPG-LA), not registered yet, from a
+flat observation and from the slate env's history observation.
+
+Module level (no Ray), built from the config's own module spec: the shapes of every
+forward, valid actions for the action space, greedy acting deterministic, target
+networks paired and equal to their main nets at the start, save → restore gives the
+same greedy action. Learner level (no Ray): one update on a real batch reports finite,
+named losses and moves weights. Registry: metadata, unknown names, env-kind checks.
+The DDPG family's own contract (noise, TD3, validation, Ray level) is in
+``test_ddpg_family.py``.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+import numpy as np
 import pytest
 import torch
+from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.apis import TargetNetworkAPI
 from ray.rllib.core.rl_module.rl_module import RLModule
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 
-from rayrec.algorithms.hac.torch.hac_torch_learner import bce_loss, hyper_loss, qmax_loss, td_loss
+from rayrec.algorithms.ddpg import DDPGConfig
+from rayrec.algorithms.ddpg.ddpg_learner import BCE_LOSS, HYPER_LOSS, QMAX_LOSS, TD_LOSS
 from rayrec.algorithms.keys import (
     ALIGNED_HYPER_ACTION,
-    BCE_LOSS,
     HYPER_ACTION,
     HYPER_ACTION_POLICY,
-    HYPER_LOSS,
     INFERRED_HYPER_ACTION,
     Q_INFERRED,
     Q_INFERRED_TWIN,
     Q_NEXT_TARGET,
     Q_POLICY,
-    QMAX_LOSS,
-    RESPONSE,
     SLATE_LOGITS,
-    SLATE_VALID,
     STATE,
-    TD_LOSS,
 )
-from rayrec.algorithms.registry import ALGORITHMS, make_config
+from rayrec.algorithms.registry import (
+    ALGORITHMS,
+    PROTOCOLS,
+    check_env_kind,
+    get_algorithm,
+    make_config,
+)
 from rayrec.environments.slate import SlateEnv
 from rayrec.errors import InputError
-from rayrec.train import TrainOptions, build_config
-from tests.algorithms.conftest import SYNTHETIC, B, build_module, slate_sizes
+from rayrec.train import LOGGED_LEARNER_KEYS, TrainOptions, build_config
+from tests.algorithms.conftest import SYNTHETIC, B
 
-#: the hyper-action family these tests are about (A2C's contract: test_a2c.py)
-HAC_FAMILY = ("ddpg", "hac", "offline-sl", "online-sl", "td3")
-NAMES = sorted(name for name in ALGORITHMS if name in HAC_FAMILY)
-#: what the learner reads from forward_train (Q_INFERRED_TWIN only with twin critics)
-TRAIN_KEYS_VECTOR = (Q_INFERRED, Q_POLICY, Q_NEXT_TARGET)  # (B,)
-TRAIN_KEYS_HYPER = (HYPER_ACTION_POLICY, INFERRED_HYPER_ACTION, ALIGNED_HYPER_ACTION)  # (B, z)
-
-
-def assert_valid_slates(actions: torch.Tensor, n_items: int, k: int) -> None:
-    assert actions.shape == (B, k)
-    assert not actions.is_floating_point()
-    assert int(actions.min()) >= 1 and int(actions.max()) <= n_items
-    for row in actions.tolist():
-        assert len(set(row)) == k, f"slate repeats an item: {row}"
+#: DDPG with a Box action (not registered: no env kind serves it yet)
+BOX_FLAT = "ddpg[box, flat obs]"
+BOX_HISTORY = "ddpg[box, history obs]"
+CASES = [*sorted(ALGORITHMS), BOX_FLAT, BOX_HISTORY]
+#: the Box cases' spaces: a rating in [0, 1] (DDPG-LA's action), a 6-d observation
+BOX_ACTION = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
+FLAT_OBS = gym.spaces.Box(-1.0, 1.0, (6,), np.float32)
 
 
-@pytest.fixture(scope="module", params=NAMES)
-def module_of(request: pytest.FixtureRequest, slate_env: SlateEnv) -> tuple[str, Any]:
-    return request.param, build_module(request.param, slate_env)
+def family(config: Any) -> str:
+    """Which forward / learner contract a config's algorithm keeps."""
+    if isinstance(config, DDPGConfig):
+        return "ddpg"
+    if isinstance(config, PPOConfig):
+        return "ppo"
+    raise AssertionError(f"{type(config).__name__}: no contract test for this algorithm family")
+
+
+@dataclass
+class Case:
+    """An algorithm with the spaces and the batch its contract is checked on."""
+
+    name: str
+    config: Any
+    observation_space: gym.Space[Any]
+    action_space: gym.Space[Any]
+    batch: dict[str, Any]  # (B,) transitions, tensors
+
+    @property
+    def family(self) -> str:
+        return family(self.config)
+
+    @property
+    def is_slate(self) -> bool:
+        return isinstance(self.action_space, gym.spaces.MultiDiscrete)
+
+    def build_module(self, seed: int = 0) -> Any:
+        spec = self.config.get_default_rl_module_spec()
+        spec.observation_space = self.observation_space
+        spec.action_space = self.action_space
+        spec.model_config = self.config.model_config
+        torch.manual_seed(seed)
+        module = spec.build()
+        if isinstance(module, TargetNetworkAPI):
+            module.make_target_networks()
+        return module
+
+
+def box_batch(obs_space: gym.Space[Any], slate_batch: dict[str, Any]) -> dict[str, Any]:
+    """(B,) random transitions with Box actions; the slate env's observations when the
+    observation space is the slate env's."""
+    gen = torch.Generator().manual_seed(1)
+    if isinstance(obs_space, gym.spaces.Box):
+        obs = torch.rand(B, *obs_space.shape, generator=gen) * 2 - 1  # (B, 6)
+        next_obs = torch.rand(B, *obs_space.shape, generator=gen) * 2 - 1  # (B, 6)
+    else:
+        obs, next_obs = slate_batch[Columns.OBS], slate_batch[Columns.NEXT_OBS]
+    return {
+        Columns.OBS: obs,
+        Columns.NEXT_OBS: next_obs,
+        Columns.ACTIONS: torch.rand(B, 1, generator=gen),  # (B, 1) in [0, 1]
+        Columns.REWARDS: torch.rand(B, generator=gen),  # (B,)
+        Columns.TERMINATEDS: torch.tensor([False] * (B - 1) + [True]),  # (B,)
+    }
+
+
+@pytest.fixture(scope="module", params=CASES)
+def case(request: pytest.FixtureRequest, slate_env: SlateEnv, slate_batch: dict[str, Any]) -> Case:
+    name = request.param
+    if name in (BOX_FLAT, BOX_HISTORY):
+        obs_space = FLAT_OBS if name == BOX_FLAT else slate_env.single_observation_space
+        return Case(name, DDPGConfig(), obs_space, BOX_ACTION, box_batch(obs_space, slate_batch))
+    return Case(
+        name,
+        make_config(name),
+        slate_env.single_observation_space,
+        slate_env.single_action_space,
+        slate_batch,
+    )
+
+
+@pytest.fixture(scope="module")
+def module_of(case: Case) -> Any:
+    return case.build_module()
+
+
+def assert_valid_actions(actions: torch.Tensor, space: gym.Space[Any]) -> None:
+    """(B, K) distinct item ids of a slate space, or (B, *shape) inside a Box."""
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        n_items, k = int(space.nvec[0]), len(space.nvec)
+        assert actions.shape == (B, k)
+        assert not actions.is_floating_point()
+        assert int(actions.min()) >= 1 and int(actions.max()) <= n_items
+        for row in actions.tolist():
+            assert len(set(row)) == k, f"slate repeats an item: {row}"
+    else:
+        assert isinstance(space, gym.spaces.Box)
+        assert actions.shape == (B, *space.shape)
+        assert torch.isfinite(actions).all()
+        low, high = torch.as_tensor(space.low), torch.as_tensor(space.high)
+        assert bool((actions >= low).all()) and bool((actions <= high).all())
+
+
+# ------------------------------------------------------------------ registry
+def test_every_algorithm_is_registered_with_its_metadata() -> None:
+    assert set(ALGORITHMS) == {"a2c", "ddpg", "hac", "offline-sl", "online-sl", "td3"}
+    for name, entry in ALGORITHMS.items():
+        assert entry.name == name
+        assert entry.env_kinds == ("slate",)
+        assert entry.protocol == "slate_rollout" and entry.protocol in PROTOCOLS
+        assert entry.summary and "\n" not in entry.summary
+        assert entry.samples_env is (name != "offline-sl")
+        config = entry.make_config()
+        # the entry agrees with what train.py reads off the config
+        assert getattr(config, "samples_env_steps", True) is entry.samples_env
+        assert config.model_config_class is not None
+        assert entry.make_config() is not config, "a fresh config per call"
+        assert make_config(name).__class__ is config.__class__
+
+
+def test_an_unknown_algorithm_is_named_with_the_known_ones() -> None:
+    with pytest.raises(InputError, match=r"unknown algorithm 'hca'.*a2c, ddpg, hac"):
+        get_algorithm("hca")
+    with pytest.raises(InputError, match="unknown algorithm 'hca'"):
+        make_config("hca")
+
+
+def test_check_env_kind_names_the_spec_the_kind_and_the_algorithm() -> None:
+    check_env_kind("hac", "slate", "envs/ml1m.yaml")
+    with pytest.raises(InputError) as err:
+        check_env_kind("hac", "rating_walk", "envs/ml1m_walk.yaml")
+    assert str(err.value) == "envs/ml1m_walk.yaml: kind 'rating_walk': hac trains on slate"
+    with pytest.raises(InputError, match="unknown algorithm"):
+        check_env_kind("nope", "slate", "envs/ml1m.yaml")
 
 
 # ------------------------------------------------------------ module contract
-def test_acting_forwards_give_distinct_valid_slates_and_a_hyper_action(
-    module_of: tuple[str, Any], slate_env: SlateEnv, slate_batch: dict[str, Any]
-) -> None:
-    _, module = module_of
-    n_items, k = slate_sizes(slate_env)
-    obs = {Columns.OBS: slate_batch[Columns.OBS]}
+def test_acting_forwards_give_valid_actions(module_of: Any, case: Case) -> None:
+    obs = {Columns.OBS: case.batch[Columns.OBS]}
     with torch.no_grad():
-        for out in (module.forward_inference(obs), module.forward_exploration(obs)):
-            assert_valid_slates(out[Columns.ACTIONS], n_items, k)
-            assert out[HYPER_ACTION].shape == (B, module.z_dim)
-            assert torch.isfinite(out[HYPER_ACTION]).all()
-            # the effect action is the top-K of the emitted hyper-action
-            assert torch.equal(out[Columns.ACTIONS], module.top_k(out[HYPER_ACTION]))
+        outs = (module_of.forward_inference(obs), module_of.forward_exploration(obs))
+    for out in outs:
+        assert_valid_actions(out[Columns.ACTIONS], case.action_space)
+        if case.family == "ddpg":
+            z = out[HYPER_ACTION]
+            assert z.shape == (B, module_of.z_dim) and torch.isfinite(z).all()
+            # the env action is the latent action's image (top-K of ΦᵀZ, or the rescaled z)
+            torch.testing.assert_close(out[Columns.ACTIONS], module_of.to_action(z))
+        else:
+            assert out[Columns.ACTION_DIST_INPUTS].shape == (B, case.action_space.nvec[0])
+    if case.family == "ppo":
+        assert outs[1][Columns.ACTION_LOGP].shape == (B,)
 
 
-def test_forward_train_returns_every_learner_key_with_its_shape(
-    module_of: tuple[str, Any], slate_env: SlateEnv, slate_batch: dict[str, Any]
-) -> None:
-    name, module = module_of
-    _, k = slate_sizes(slate_env)
-    out = module.forward_train(slate_batch)
-    z = module.z_dim
-    assert out[STATE].shape == (B, module.cfg.state_dim)
-    for key in TRAIN_KEYS_HYPER:
-        assert out[key].shape == (B, z), key
-    for key in TRAIN_KEYS_VECTOR:
-        assert out[key].shape == (B,), key
-    assert out[SLATE_LOGITS].shape == (B, k)
-    assert (Q_INFERRED_TWIN in out) == (name == "td3")
-    if name == "td3":
-        assert out[Q_INFERRED_TWIN].shape == (B,)
-    assert all(torch.isfinite(v).all() for v in out.values())
-    assert not out[Q_NEXT_TARGET].requires_grad, "the TD target comes from target nets"
-    # ... and the pure losses on them are finite scalars
-    losses = {
-        TD_LOSS: td_loss(
-            out[Q_INFERRED],
-            slate_batch[Columns.REWARDS],
-            slate_batch[Columns.TERMINATEDS],
-            out[Q_NEXT_TARGET],
-            0.9,  # type: ignore[arg-type]
-        ),
-        QMAX_LOSS: qmax_loss(out[Q_POLICY]),
-        HYPER_LOSS: hyper_loss(out[HYPER_ACTION_POLICY], out[ALIGNED_HYPER_ACTION]),
-        BCE_LOSS: bce_loss(out[SLATE_LOGITS], slate_batch[RESPONSE], slate_batch[SLATE_VALID]),
-    }
-    for loss_name, value in losses.items():
-        assert value.shape == () and torch.isfinite(value), loss_name
+def test_greedy_acting_is_deterministic(module_of: Any, case: Case) -> None:
+    obs = {Columns.OBS: case.batch[Columns.OBS]}
+    module_of.train()  # even in train mode: dropout is off while acting
+    with torch.no_grad():
+        first, second = module_of.forward_inference(obs), module_of.forward_inference(obs)
+    assert torch.equal(first[Columns.ACTIONS], second[Columns.ACTIONS])
 
 
-def test_target_pairs_exist_and_start_equal_to_their_main_nets(
-    module_of: tuple[str, Any], slate_batch: dict[str, Any]
-) -> None:
-    name, module = module_of
-    pairs = module.get_target_network_pairs()
-    assert (module.critic_twin is not None) == (name == "td3")
-    assert len(pairs) == (4 if name == "td3" else 3)
-    assert any(main is module.critic_twin for main, _ in pairs) == (name == "td3")
+def test_forward_train_gives_every_learner_key_with_its_shape(module_of: Any, case: Case) -> None:
+    out = module_of.forward_train(case.batch)
+    d = module_of.cfg.state_dim
+    if case.family == "ppo":
+        assert out[Columns.ACTION_DIST_INPUTS].shape == (B, case.action_space.nvec[0])
+        assert out[Columns.EMBEDDINGS].shape == (B, d)
+        assert module_of.compute_values(case.batch).shape == (B,)
+    else:
+        z = module_of.z_dim
+        assert z == (d + 1 if case.is_slate else 1)
+        assert out[STATE].shape == (B, d)
+        for key in (HYPER_ACTION_POLICY, INFERRED_HYPER_ACTION):
+            assert out[key].shape == (B, z), key
+        for key in (Q_INFERRED, Q_POLICY, Q_NEXT_TARGET):
+            assert out[key].shape == (B,), key
+        assert not out[Q_NEXT_TARGET].requires_grad, "the TD target comes from target nets"
+        assert (Q_INFERRED_TWIN in out) == module_of.cfg.twin_q
+        if case.is_slate:
+            assert out[ALIGNED_HYPER_ACTION].shape == (B, z)
+            assert out[SLATE_LOGITS].shape == (B, len(case.action_space.nvec))
+        else:
+            assert ALIGNED_HYPER_ACTION not in out and SLATE_LOGITS not in out
+    assert all(torch.isfinite(v).all() for v in out.values() if isinstance(v, torch.Tensor))
+
+
+def test_target_pairs_start_equal_to_their_main_nets(module_of: Any, case: Case) -> None:
+    if case.family == "ppo":
+        assert not isinstance(module_of, TargetNetworkAPI), "on-policy: no target networks"
+        return
+    pairs = module_of.get_target_network_pairs()
+    twin = module_of.critic_twin is not None
+    assert len(pairs) == (4 if twin else 3)
     for main, target in pairs:
         assert main is not target
         main_state, target_state = main.state_dict(), target.state_dict()
@@ -135,377 +260,99 @@ def test_target_pairs_exist_and_start_equal_to_their_main_nets(
         for key in main_state:
             assert torch.equal(main_state[key], target_state[key]), key
         assert not any(p.requires_grad for p in target.parameters())
-    if module.cfg.target_noise == 0:
+    if module_of.cfg.target_noise == 0:
         # With targets equal to the main nets, Q'(s', π'(s')) is the main critic's value.
-        module.eval()
+        module_of.eval()
         with torch.no_grad():
-            s_next = module.encode(slate_batch[Columns.NEXT_OBS])
-            q_main = module.q_value(s_next, module.actor(s_next))
-            q_target = module.forward_target(slate_batch)[Q_NEXT_TARGET]
-        module.train()
+            s_next = module_of.encode(case.batch[Columns.NEXT_OBS])
+            q_main = module_of.q_value(s_next, module_of.actor(s_next))
+            q_target = module_of.forward_target(case.batch)[Q_NEXT_TARGET]
+        module_of.train()
         torch.testing.assert_close(q_target, q_main)
 
 
-def test_target_q_has_no_dropout_unless_target_dropout(
-    module_of: tuple[str, Any], slate_batch: dict[str, Any]
+def test_save_restore_gives_the_same_greedy_action(
+    module_of: Any, case: Case, tmp_path: Path
 ) -> None:
-    """Q'(s', π'(s')) is deterministic in train mode (the target encoder runs without
-    dropout); ``target_dropout`` gives the reference code's stochastic target back."""
-    _, module = module_of
-    cfg = module.cfg
-    module.train()
-    try:
-        module.cfg = replace(cfg, target_noise=0.0)  # TD3's smoothing noise aside
-        with torch.no_grad():
-            a, b = (module.forward_target(slate_batch)[Q_NEXT_TARGET] for _ in range(2))
-        assert torch.equal(a, b)
-        assert module.target_state_encoder.training, "the target's mode is restored"
-        module.cfg = replace(cfg, target_noise=0.0, target_dropout=True)
-        with torch.no_grad():
-            c, d = (module.forward_target(slate_batch)[Q_NEXT_TARGET] for _ in range(2))
-        assert not torch.equal(c, d)
-    finally:
-        module.cfg = cfg
-
-
-def test_soft_target_update_is_polyak_averaging(slate_env: SlateEnv) -> None:
-    """The learner's in-place lerp gives θ' ← τ θ + (1 − τ) θ' for every target pair
-    (RLlib's state-dict formula), and counts the update."""
-    config = make_config("td3")  # four pairs: encoder, actor, critic, twin
-    spaces = {
-        DEFAULT_MODULE_ID: (slate_env.single_observation_space, slate_env.single_action_space)
-    }
-    torch.manual_seed(0)
-    learner = config.build_learner(spaces=spaces)
-    module = learner.module[DEFAULT_MODULE_ID]
-    pairs = module.get_target_network_pairs()
+    obs = {Columns.OBS: case.batch[Columns.OBS]}
     with torch.no_grad():
-        for main, _ in pairs:
-            for p in main.parameters():
-                p.add_(torch.randn_like(p))
-    expected = [
-        {
-            k: config.tau * main.state_dict()[k] + (1 - config.tau) * v
-            for k, v in target.state_dict().items()
-        }
-        for main, target in pairs
-    ]
-    learner.after_gradient_based_update(timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: 64})
-    for (_, target), want in zip(pairs, expected, strict=True):
-        got = target.state_dict()
-        for key, value in want.items():
-            torch.testing.assert_close(got[key], value, rtol=1e-6, atol=1e-7, msg=key)
-    assert learner.last_update_ts_by_mid[DEFAULT_MODULE_ID] == 64
-
-
-@pytest.mark.parametrize("poison", [False, True])
-def test_apply_gradients_matches_rllibs(slate_env: SlateEnv, poison: bool) -> None:
-    """HACTorchLearner.apply_gradients (one finiteness check for all gradients) leaves
-    parameters and optimizer states exactly as RLlib's TorchLearner.apply_gradients does,
-    with finite gradients and with a NaN/inf in one of them (RLlib's handling then)."""
-    from ray.rllib.core.learner.torch.torch_learner import TorchLearner
-
-    config = make_config("hac")
-    spaces = {
-        DEFAULT_MODULE_ID: (slate_env.single_observation_space, slate_env.single_action_space)
-    }
-    torch.manual_seed(0)
-    learner = config.build_learner(spaces=spaces)
-    params = learner._params
-    grads = {pid: torch.randn_like(p) for pid, p in params.items()}
-    if poison:
-        first = next(iter(grads))
-        grads[first][..., 0] = float("nan")
-        grads[first].view(-1)[-1] = float("inf")
-    start = {pid: p.detach().clone() for pid, p in params.items()}
-    results = []
-    for apply in (learner.apply_gradients, lambda g: TorchLearner.apply_gradients(learner, g)):
-        with torch.no_grad():
-            for pid, p in params.items():
-                p.copy_(start[pid])
-        for _, optim in learner.get_optimizers_for_module(DEFAULT_MODULE_ID):
-            optim.state.clear()
-        apply({pid: g.clone() for pid, g in grads.items()})
-        results.append({pid: p.detach().clone() for pid, p in params.items()})
-    ours, rllib = results
-    assert any(not torch.equal(ours[pid], start[pid]) for pid in params)
-    for pid in params:
-        assert torch.equal(ours[pid], rllib[pid]), pid
-
-
-@pytest.mark.parametrize("delay_targets", [True, False])
-def test_td3_targets_move_with_the_delayed_actor(slate_env: SlateEnv, delay_targets: bool) -> None:
-    """TD3 (Fujimoto et al. 2018): with policy_delay d the target networks are updated on
-    the actor's steps only; ``delay_target_updates=False`` updates them every step."""
-    config = make_config("td3").training(delay_target_updates=delay_targets)
-    spaces = {
-        DEFAULT_MODULE_ID: (slate_env.single_observation_space, slate_env.single_action_space)
-    }
-    learner = config.build_learner(spaces=spaces)
-    module = learner.module[DEFAULT_MODULE_ID]
-    with torch.no_grad():
-        for p in module.critic.parameters():
-            p.add_(1.0)
-    moved = []
-    for n_updates in (1, 2):  # update 1 of d = 2 skips the actor, update 2 does not
-        learner._num_updates = n_updates
-        before = [t.clone() for t in module.target_critic.parameters()]
-        learner.after_gradient_based_update(
-            timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: 64 * n_updates}
-        )
-        after = list(module.target_critic.parameters())
-        moved.append(any(not torch.equal(a, b) for a, b in zip(after, before, strict=True)))
-    assert moved == ([False, True] if delay_targets else [True, True])
-
-
-def test_exploration_adds_noise_and_inference_is_deterministic(
-    module_of: tuple[str, Any], slate_batch: dict[str, Any]
-) -> None:
-    _, module = module_of
-    obs = {Columns.OBS: slate_batch[Columns.OBS]}
-    with torch.no_grad():
-        greedy_a, greedy_b = module.forward_inference(obs), module.forward_inference(obs)
-        explore = module.forward_exploration(obs)
-    assert torch.equal(greedy_a[HYPER_ACTION], greedy_b[HYPER_ACTION])
-    assert torch.equal(greedy_a[Columns.ACTIONS], greedy_b[Columns.ACTIONS])
-    assert module.cfg.exploration_noise > 0
-    assert not torch.allclose(explore[HYPER_ACTION], greedy_a[HYPER_ACTION])
-
-
-def test_uniform_noise_is_the_reference_codes_non_negative_form(
-    slate_env: SlateEnv, slate_batch: dict[str, Any]
-) -> None:
-    module = build_module("hac", slate_env, noise_type="uniform", exploration_noise=0.3)
-    obs = {Columns.OBS: slate_batch[Columns.OBS]}
-    with torch.no_grad():
-        z = module.forward_inference(obs)[HYPER_ACTION]
-        z_explore = module.forward_exploration(obs)[HYPER_ACTION]
-    noise = z_explore - z  # U[0, σ)
-    assert float(noise.min()) >= 0.0 and float(noise.max()) < 0.3 + 1e-6
-    assert float(noise.mean()) > 0.05
-
-
-def test_dropout_is_off_while_acting_even_in_train_mode(
-    module_of: tuple[str, Any], slate_batch: dict[str, Any]
-) -> None:
-    _, module = module_of
-    obs = {Columns.OBS: slate_batch[Columns.OBS]}
-    module.train()
-    with torch.no_grad():
-        # the check is not vacuous: the encoder does drop out in train mode
-        assert module.cfg.dropout > 0
-        assert not torch.equal(module.encode(obs[Columns.OBS]), module.encode(obs[Columns.OBS]))
-        first, second = module.forward_inference(obs), module.forward_inference(obs)
-        torch.manual_seed(7)
-        noisy_a = module.forward_exploration(obs)
-        torch.manual_seed(7)
-        noisy_b = module.forward_exploration(obs)
-    assert torch.equal(first[HYPER_ACTION], second[HYPER_ACTION])
-    assert torch.equal(noisy_a[HYPER_ACTION], noisy_b[HYPER_ACTION])
-    assert module.training, "acting must restore the module's train mode"
-
-
-def test_save_restore_gives_the_same_greedy_slate(
-    module_of: tuple[str, Any], slate_env: SlateEnv, slate_batch: dict[str, Any], tmp_path: Path
-) -> None:
-    name, module = module_of
-    obs = {Columns.OBS: slate_batch[Columns.OBS]}
-    with torch.no_grad():
-        expected = module.forward_inference(obs)
-    module.save_to_path(str(tmp_path))
+        expected = module_of.forward_inference(obs)
+    module_of.save_to_path(str(tmp_path))
     torch.manual_seed(123)  # a different init: only the checkpoint can make them agree
     restored = RLModule.from_checkpoint(str(tmp_path))
-    fresh = build_module(name, slate_env, seed=321)
+    fresh = case.build_module(seed=321)
+    key = HYPER_ACTION if case.family == "ddpg" else Columns.ACTION_DIST_INPUTS
     with torch.no_grad():
-        assert not torch.equal(fresh.forward_inference(obs)[HYPER_ACTION], expected[HYPER_ACTION])
-    fresh.set_state(module.get_state())
+        assert not torch.equal(fresh.forward_inference(obs)[key], expected[key])
+    fresh.set_state(module_of.get_state())
     for other in (restored, fresh):
         with torch.no_grad():
             got = other.forward_inference(obs)
         assert torch.equal(got[Columns.ACTIONS], expected[Columns.ACTIONS])
-        torch.testing.assert_close(got[HYPER_ACTION], expected[HYPER_ACTION])
+        torch.testing.assert_close(got[key], expected[key])
 
 
-# ------------------------------------------------------------------- presets
-def test_presets_change_only_their_settings() -> None:
-    hac, ddpg, td3, sl = (make_config(n) for n in ("hac", "ddpg", "td3", "online-sl"))
-    assert (hac.hyper_actor_coef, hac.bce_coef, hac.actor_q_coef) == (0.1, 1.0, 1.0)
-    assert not hac.twin_q and hac.policy_delay == 1 and hac.bootstrap == "terminated"
-    for cfg in (ddpg, td3):
-        assert (cfg.hyper_actor_coef, cfg.bce_coef, cfg.actor_q_coef) == (0.0, 0.0, 1.0)
-    assert not ddpg.twin_q and ddpg.policy_delay == 1 and ddpg.target_noise == 0
-    assert td3.twin_q and td3.policy_delay == 2 and td3.target_noise > 0
-    assert (sl.actor_q_coef, sl.hyper_actor_coef, sl.bce_coef) == (0.0, 0.0, 1.0)
-    for cfg in (ddpg, td3, sl):
-        assert (cfg.gamma, cfg.tau, cfg.actor_lr, cfg.critic_lr) == (
-            hac.gamma,
-            hac.tau,
-            hac.actor_lr,
-            hac.critic_lr,
-        )
+# ------------------------------------------------------------ learner contract
+def to_numpy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: to_numpy(v) for k, v in value.items()}
+    return value.numpy() if isinstance(value, torch.Tensor) else value
 
 
-# --------------------------------------------------------------- validation
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [
-        ("actor_lr", -1e-4),
-        ("critic_lr", -1.0),
-        ("kernel_lr", -0.5),
-        ("noise_type", "laplace"),
-        ("bootstrap", "leave"),
-        ("policy_delay", 0),
-        ("delay_target_updates", "yes"),
-    ],
-)
-def test_validate_names_the_bad_field(field: str, value: Any) -> None:
-    config = make_config("hac").training(**{field: value})
-    with pytest.raises(ValueError, match=f"'{field}'.*{value}"):
-        config.validate()
-    with pytest.raises(InputError, match=f"'{field}'"):
-        build_config(TrainOptions(algo="hac", env=str(SYNTHETIC), overrides={field: value}))
+def ddpg_update(case: Case) -> tuple[dict[str, float], dict[str, torch.Tensor], Any]:
+    """One learner update on the case's batch: (losses, weights before, learner)."""
+    torch.manual_seed(0)
+    learner = case.config.build_learner(
+        spaces={DEFAULT_MODULE_ID: (case.observation_space, case.action_space)}
+    )
+    module = learner.module[DEFAULT_MODULE_ID]
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    batch = MultiAgentBatch({DEFAULT_MODULE_ID: SampleBatch(to_numpy(case.batch))}, env_steps=B)
+    results = learner.update(batch=batch, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: B})
+    out = results[DEFAULT_MODULE_ID]
+    return {k: float(v.peek()) for k, v in out.items() if k.startswith("L_")}, before, learner
 
 
-def test_build_config_rejects_an_unknown_field() -> None:
-    with pytest.raises(InputError, match="nosuchfield"):
-        build_config(TrainOptions(algo="td3", env=str(SYNTHETIC), overrides={"nosuchfield": 1}))
+def a2c_update(case: Case) -> tuple[dict[str, float], dict[str, torch.Tensor], Any]:
+    """An env runner samples the synthetic simulator; RLlib's PPO learner updates once."""
+    from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
-
-@pytest.mark.parametrize("algo", ["hac", "a2c"])
-def test_model_fields_are_set_with_the_model_prefix(algo: str, slate_env: SlateEnv) -> None:
-    """``--config model.n_layers=1`` reaches the module that RLlib builds."""
     config, _ = build_config(
         TrainOptions(
-            algo=algo, env=str(SYNTHETIC), overrides={"model.n_layers": 1, "model.dropout": 0.0}
+            algo=case.name,
+            env=str(SYNTHETIC),
+            num_envs_per_env_runner=B,
+            overrides={"train_batch_size_per_learner": 64},
         )
     )
-    assert config.model_config["n_layers"] == 1 and config.model_config["dropout"] == 0.0
-    spec = config.get_default_rl_module_spec()
-    spec.observation_space = slate_env.single_observation_space
-    spec.action_space = slate_env.single_action_space
-    spec.model_config = config.model_config
-    module = spec.build()
-    assert len(module.state_encoder.encoder.layers.layers) == 1
-
-
-@pytest.mark.parametrize("bounded", [True, False])
-def test_tanh_hyper_action_bounds_z_only_when_on(
-    bounded: bool, slate_env: SlateEnv, slate_batch: dict[str, Any]
-) -> None:
-    """``model.tanh_hyper_action`` (ours, on by default): Z = tanh(MLP(s)) stays in
-    [-1, 1]; off, Z = MLP(s) as in the reference code, unbounded."""
-    config, _ = build_config(
-        TrainOptions(algo="hac", env=str(SYNTHETIC), overrides={"model.tanh_hyper_action": bounded})
-    )
-    spec = config.get_default_rl_module_spec()
-    spec.observation_space = slate_env.single_observation_space
-    spec.action_space = slate_env.single_action_space
-    spec.model_config = config.model_config
     torch.manual_seed(0)
-    module = spec.build()
-    with torch.no_grad():
-        last = [m for m in module.actor.modules() if isinstance(m, torch.nn.Linear)][-1]
-        last.bias.fill_(3.0)  # pre-activation ≈ 3 everywhere
-        z = module.actor(module.encode(slate_batch[Columns.OBS]))
-    assert bool((z.abs() <= 1).all()) is bounded
-    assert any(isinstance(m, torch.nn.Tanh) for m in module.actor.modules()) is bounded
+    runner = SingleAgentEnvRunner(config=config)
+    try:
+        episodes = runner.sample(num_timesteps=64, random_actions=False)
+        learner = config.build_learner(env=runner.env)
+        learner.module.set_state(runner.module.get_state())
+        module = learner.module[DEFAULT_MODULE_ID]
+        before = {k: v.clone() for k, v in module.state_dict().items()}
+        out = learner.update(episodes=episodes)[DEFAULT_MODULE_ID]
+    finally:
+        runner.stop()
+    return {k: float(out[k].peek()) for k in LOGGED_LEARNER_KEYS}, before, learner
 
 
-def test_an_unknown_model_field_is_named_with_the_known_ones() -> None:
-    with pytest.raises(InputError, match=r"model\.dropuot.*model\.dropout"):
-        build_config(TrainOptions(algo="hac", env=str(SYNTHETIC), overrides={"model.dropuot": 0.0}))
+UPDATES: dict[str, Callable[[Case], tuple[dict[str, float], dict[str, torch.Tensor], Any]]] = {
+    "ddpg": ddpg_update,
+    "ppo": a2c_update,
+}
 
 
-# ------------------------------------------------------- algorithm (Ray) level
-Snapshot = dict[str, torch.Tensor]
-
-
-def snapshot(algo: Any) -> Snapshot:
-    """The acting module's weights (synced from the learner after every update)."""
-    return {k: v.detach().clone() for k, v in algo.get_module().state_dict().items()}
-
-
-def max_change(before: Snapshot, after: Snapshot, prefix: str) -> float:
-    """The largest |Δ| of any weight whose name starts with ``prefix``."""
-    keys = [k for k in before if k.startswith(prefix)]
-    assert keys, f"no weights named {prefix}*"
-    return max(float((after[k] - before[k]).abs().max()) for k in keys)
-
-
-@pytest.fixture(scope="module")
-def trained(ray_session: Any) -> Iterator[Callable[[str], dict[str, Any]]]:
-    """``trained(name)``: a tiny build of ``name`` after two training iterations
-    (learner results per iteration, weight snapshots before/after each); built once."""
-    runs: dict[str, dict[str, Any]] = {}
-
-    def run(name: str) -> dict[str, Any]:
-        if name not in runs:
-            config, _ = build_config(
-                TrainOptions(
-                    algo=name,
-                    env=str(SYNTHETIC),
-                    overrides={
-                        "num_steps_sampled_before_learning_starts": 64,
-                        "train_batch_size_per_learner": 16,
-                        # RLlib's default: one update per training step (not HAC's 2
-                        # trained samples per env step), so iteration n is update n.
-                        "training_intensity": None,
-                        # offline-sl: one logged minibatch per iteration, likewise
-                        **({"updates_per_iteration": 1} if name == "offline-sl" else {}),
-                    },
-                )
-            )
-            algo = config.build_algo()
-            try:
-                weights, learner = [snapshot(algo)], []
-                for _ in range(2):
-                    result = algo.train()
-                    learner.append(result["learners"]["default_policy"])
-                    weights.append(snapshot(algo))
-                runs[name] = {"config": algo.config, "learner": learner, "weights": weights}
-            finally:
-                algo.stop()
-        return runs[name]
-
-    yield run
-
-
-@pytest.mark.ray
-@pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
-def test_learner_reports_finite_named_losses(
-    name: str, trained: Callable[[str], dict[str, Any]]
-) -> None:
-    run = trained(name)
-    for results in run["learner"]:
-        for key in (TD_LOSS, QMAX_LOSS, HYPER_LOSS, BCE_LOSS):
-            assert key in results, f"{name}: {key} missing from {sorted(results)}"
-            assert math.isfinite(float(results[key])), (name, key, results[key])
-        assert ("critic_twin_learning_rate" in results) == (name == "td3")
-    config = run["config"]
-    if name in ("ddpg", "td3"):
-        assert config.hyper_actor_coef == 0 and config.bce_coef == 0
-    if name == "online-sl":
-        assert config.actor_q_coef == 0
-    # learning happened: one update (of 16 samples) per iteration moved the critic
-    batch = run["config"].train_batch_size_per_learner
-    steps = [int(r["num_module_steps_trained_lifetime"]) for r in run["learner"]]
-    assert steps == [batch, 2 * batch]
-    assert max_change(run["weights"][0], run["weights"][1], "critic.") > 0
-
-
-@pytest.mark.ray
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("name", "iteration", "prefix"),
-    [
-        ("ddpg", 1, "kernel."),  # λ_h = β = 0: Φ must stay at its initialisation
-        ("td3", 1, "actor."),  # update 1 of policy_delay 2: the actor must not move
-    ],
-)
-def test_frozen_parameters_stay_put(
-    name: str, iteration: int, prefix: str, trained: Callable[[str], dict[str, Any]]
-) -> None:
-    weights = trained(name)["weights"]
-    delta = max_change(weights[iteration - 1], weights[iteration], prefix)
-    assert delta == 0, f"{name}: {prefix}* moved by up to {delta:.2e} in update {iteration}"
+def test_one_update_reports_finite_named_losses_and_moves_weights(case: Case) -> None:
+    losses, before, learner = UPDATES[case.family](case)
+    if case.family == "ddpg":
+        # L_Hyper / L_BCE: trained by HAC and its presets, logged by DDPG in a slate space
+        expected = {TD_LOSS, QMAX_LOSS} | ({HYPER_LOSS, BCE_LOSS} if case.is_slate else set())
+        assert set(losses) == expected, (case.name, sorted(losses))
+    assert losses and all(np.isfinite(v) for v in losses.values()), (case.name, losses)
+    after = learner.module[DEFAULT_MODULE_ID].state_dict()
+    moved = [k for k in before if not torch.equal(before[k], after[k])]
+    prefix = "critic." if case.family == "ddpg" else "value."
+    assert any(k.startswith(prefix) for k in moved), (case.name, prefix)

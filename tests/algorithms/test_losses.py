@@ -1,4 +1,4 @@
-"""HAC's four loss blocks on a hand-computed 4-sample batch.
+"""DDPG's and HAC's four loss blocks on a hand-computed 4-sample batch.
 
 Every expected value is worked out here with plain Python floats and ``math`` from
 the equations in ``../shared/specs/hac.md``, never with the torch functions the
@@ -13,17 +13,15 @@ import math
 import pytest
 import torch
 
-from rayrec.algorithms.hac.torch.hac_torch_learner import bce_loss, hyper_loss, qmax_loss, td_loss
+from rayrec.algorithms.ddpg.torch.ddpg_torch_learner import bce_loss, hyper_loss, qmax_loss, td_loss
 
 GAMMA = 0.9
 
-# The 4-sample batch: sample 2 is terminated (the user left); sample 3 is a 3-step
-# return, so its discount is γ³.
+# The 4-sample batch: sample 2 is terminated (the user left).
 Q = [0.5, -0.2, 1.0, 0.3]  # Q(s, Ẑ(a))
 REWARD = [1.0, 0.0, 0.5, 0.2]
 TERMINATED = [False, False, True, False]
 Q_NEXT = [2.0, -1.0, 3.0, 0.5]  # Q'(s', π'(s'))
-N_STEP = [1, 1, 1, 3]
 
 
 def t(values: list[float] | list[bool]) -> torch.Tensor:
@@ -35,35 +33,29 @@ def mean_squared_td(targets: list[float]) -> float:
 
 
 # ------------------------------------------------------------------------ L_TD
-def test_td_loss_bootstraps_unless_terminated_with_n_step_discount() -> None:
-    # y = r + γⁿ (1 − terminated) Q'
+def test_td_loss_bootstraps_unless_terminated() -> None:
+    # y = r + γ (1 − terminated) Q'
     y = [
         1.0 + 0.9 * 2.0,  # 2.8
         0.0 + 0.9 * -1.0,  # -0.9
         0.5,  # terminated: no bootstrap
-        0.2 + 0.9**3 * 0.5,  # 0.5645
+        0.2 + 0.9 * 0.5,  # 0.65
     ]
-    expected = ((0.5 - 2.8) ** 2 + (-0.2 + 0.9) ** 2 + 0.5**2 + (0.3 - 0.5645) ** 2) / 4
+    expected = ((0.5 - 2.8) ** 2 + (-0.2 + 0.9) ** 2 + 0.5**2 + (0.3 - 0.65) ** 2) / 4
     assert mean_squared_td(y) == pytest.approx(expected)
-    discount = t([GAMMA**n for n in N_STEP])
-    loss = td_loss(t(Q), t(REWARD), t(TERMINATED), t(Q_NEXT), discount)
+    loss = td_loss(t(Q), t(REWARD), t(TERMINATED), t(Q_NEXT), GAMMA)
     assert loss.shape == ()
     assert loss.item() == pytest.approx(expected, rel=1e-6)
-
-
-def test_td_loss_accepts_a_scalar_discount_and_float_terminated() -> None:
-    # The learner passes γ as a float when the batch has no n_step column.
-    y = [1.0 + 0.9 * 2.0, 0.0 + 0.9 * -1.0, 0.5, 0.2 + 0.9 * 0.5]
-    loss = td_loss(t(Q), t(REWARD), t([0.0, 0.0, 1.0, 0.0]), t(Q_NEXT), GAMMA)  # type: ignore[arg-type]
-    assert loss.item() == pytest.approx(mean_squared_td(y), rel=1e-6)
+    # terminated may come as floats (0/1) as well as bools
+    again = td_loss(t(Q), t(REWARD), t([0.0, 0.0, 1.0, 0.0]), t(Q_NEXT), GAMMA)
+    assert again.item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_td_loss_reference_leave_flag_bootstraps_only_on_exits() -> None:
     # The HAC/KuaiSim code: y = r + γ · terminated · Q' (the flagged deviation).
     y = [1.0, 0.0, 0.5 + 0.9 * 3.0, 0.2]
-    discount = t([GAMMA**n for n in N_STEP])
     loss = td_loss(
-        t(Q), t(REWARD), t(TERMINATED), t(Q_NEXT), discount, bootstrap="reference_leave_flag"
+        t(Q), t(REWARD), t(TERMINATED), t(Q_NEXT), GAMMA, bootstrap="reference_leave_flag"
     )
     assert loss.item() == pytest.approx(mean_squared_td(y), rel=1e-6)
     assert loss.item() == pytest.approx(((0.5 - 1) ** 2 + 0.2**2 + 2.2**2 + 0.1**2) / 4, rel=1e-6)
@@ -73,12 +65,11 @@ def test_td_loss_gradient_flows_into_q_only() -> None:
     q = t(Q).requires_grad_(True)
     q_next = t(Q_NEXT).requires_grad_(True)  # as if the caller forgot no_grad
     reward = t(REWARD).requires_grad_(True)
-    discount = t([GAMMA**n for n in N_STEP])
-    td_loss(q, reward, t(TERMINATED), q_next, discount).backward()
+    td_loss(q, reward, t(TERMINATED), q_next, GAMMA).backward()
     assert q_next.grad is None, "the TD target must be detached (target network)"
     assert reward.grad is None
     # dL/dq_j = 2 (q_j − y_j) / B
-    y = [2.8, -0.9, 0.5, 0.2 + 0.9**3 * 0.5]
+    y = [2.8, -0.9, 0.5, 0.65]
     expected = [2 * (qj - yj) / 4 for qj, yj in zip(Q, y, strict=True)]
     assert q.grad is not None
     assert q.grad.tolist() == pytest.approx(expected, rel=1e-5)

@@ -23,7 +23,8 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 
-from rayrec.algorithms.keys import BCE_LOSS, HYPER_LOSS, QMAX_LOSS, RESPONSE, SLATE_VALID, TD_LOSS
+from rayrec.algorithms.ddpg.ddpg_learner import BCE_LOSS, HYPER_LOSS, QMAX_LOSS, TD_LOSS
+from rayrec.algorithms.keys import RESPONSE, SLATE_VALID
 from rayrec.algorithms.registry import make_config
 from rayrec.algorithms.supervised.offline_sl import OfflineSL
 from rayrec.config import to_dict
@@ -268,11 +269,11 @@ def test_save_restore_gives_the_same_greedy_slate(offline_algo: OfflineSL, tmp_p
     offline_algo.train()
     obs = offline_algo.logged.batch(np.arange(0, len(offline_algo.logged), 97))[Columns.OBS]
     obs = {k: torch.as_tensor(v) for k, v in obs.items()}
-    expected = offline_algo.get_module().greedy_slate(obs)
+    expected = offline_algo.get_module().greedy_action(obs)
     offline_algo.save_to_path(str(tmp_path))
     restored = OfflineSL.from_checkpoint(str(tmp_path))
     try:
-        assert torch.equal(restored.get_module().greedy_slate(obs), expected)
+        assert torch.equal(restored.get_module().greedy_action(obs), expected)
         restored_state = module_state(restored.get_module())
         for key, value in module_state(offline_algo.get_module()).items():
             assert torch.equal(restored_state[key], value), key

@@ -1,4 +1,5 @@
-"""The columnar slate replay: transitions, terminations, ring overwrite, seeded sampling."""
+"""The columnar replay: transitions, terminations, ring overwrite, seeded sampling; the
+slate env's Dict observations and per-item responses, and a flat Box env's transitions."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from ray.rllib.core.columns import Columns
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
-from rayrec.algorithms.hac.replay import SlateTransitionBuffer
+from rayrec.algorithms.ddpg.replay import TransitionBuffer
 from rayrec.algorithms.keys import HYPER_ACTION, RESPONSE, SLATE_VALID
 from rayrec.environments.keys import INFO_RESPONSE, INFO_SLATE_VALID, OBS_HISTORY_ITEMS, OBS_USER
 
@@ -44,7 +45,7 @@ def episode(user: int, steps: int, terminated: bool, first_item: int = 1) -> Sin
 
 
 def test_each_step_becomes_one_transition_with_the_next_obs_and_the_next_info() -> None:
-    buf = SlateTransitionBuffer(capacity=10, rng_seed=0)
+    buf = TransitionBuffer(capacity=10, rng_seed=0)
     assert buf.add([episode(7, 3, terminated=True), episode(8, 2, terminated=False)]) == 5
     assert len(buf) == 5
     cols = buf.columns
@@ -66,14 +67,40 @@ def test_each_step_becomes_one_transition_with_the_next_obs_and_the_next_info() 
     assert cols[(Columns.OBS, OBS_HISTORY_ITEMS)].dtype == np.int32  # ids narrowed
 
 
+def test_flat_observations_and_box_actions_without_slate_infos() -> None:
+    """DDPG with a Box action (DDPG-LA): flat obs, float actions, no response columns."""
+    ep = SingleAgentEpisode(observations=[np.zeros(3, np.float32)], infos=[{}])
+    for t in range(4):
+        ep.add_env_step(
+            observation=np.full(3, t + 1, np.float32),
+            action=np.array([0.25 * t], np.float32),
+            reward=1.0,
+            infos={},
+            terminated=t == 3,
+        )
+    buf = TransitionBuffer(capacity=8, rng_seed=0)
+    assert buf.add([ep.to_numpy()]) == 4
+    assert set(buf.columns) == {
+        (Columns.OBS,),
+        (Columns.NEXT_OBS,),
+        (Columns.ACTIONS,),
+        (Columns.REWARDS,),
+        (Columns.TERMINATEDS,),
+    }
+    np.testing.assert_array_equal(buf.columns[(Columns.NEXT_OBS,)][:4, 0], [1, 2, 3, 4])
+    batch = buf.sample(5)
+    assert batch[Columns.OBS].shape == (5, 3) and batch[Columns.ACTIONS].shape == (5, 1)
+    assert batch[Columns.ACTIONS].dtype == np.float32
+
+
 def test_the_ring_overwrites_the_oldest_and_sampling_is_seeded() -> None:
-    buf = SlateTransitionBuffer(capacity=4, rng_seed=3)
+    buf = TransitionBuffer(capacity=4, rng_seed=3)
     buf.add([episode(1, 3, terminated=False), episode(2, 3, terminated=False)])
     assert len(buf) == 4 and buf.num_added == 6
     # rows 0, 1 were overwritten by the second episode's last two steps
     np.testing.assert_array_equal(buf.columns[(Columns.OBS, OBS_USER)][:, 0], [2, 2, 1, 2])
     a = buf.sample(16)
-    b = SlateTransitionBuffer(capacity=4, rng_seed=3)
+    b = TransitionBuffer(capacity=4, rng_seed=3)
     b.add([episode(1, 3, terminated=False), episode(2, 3, terminated=False)])
     c = b.sample(16)
     np.testing.assert_array_equal(a[Columns.OBS][OBS_USER], c[Columns.OBS][OBS_USER])
@@ -91,9 +118,9 @@ def test_the_ring_overwrites_the_oldest_and_sampling_is_seeded() -> None:
 
 
 def test_state_round_trip_continues_the_same_sample_stream() -> None:
-    buf = SlateTransitionBuffer(capacity=8, rng_seed=5)
+    buf = TransitionBuffer(capacity=8, rng_seed=5)
     buf.add([episode(1, 5, terminated=True)])
-    copy = SlateTransitionBuffer(capacity=8)
+    copy = TransitionBuffer(capacity=8)
     copy.set_state({**buf.get_state(), "rng": dict(buf.get_state()["rng"])})
     np.testing.assert_array_equal(
         copy.sample(8)[Columns.OBS][OBS_HISTORY_ITEMS],
@@ -103,31 +130,31 @@ def test_state_round_trip_continues_the_same_sample_stream() -> None:
 
 def test_empty_buffer_and_bad_capacity_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="empty"):
-        SlateTransitionBuffer(capacity=2).sample(1)
+        TransitionBuffer(capacity=2).sample(1)
     with pytest.raises(ValueError, match="capacity"):
-        SlateTransitionBuffer(capacity=0)
+        TransitionBuffer(capacity=0)
 
 
 def test_restoring_into_a_buffer_of_another_capacity_is_a_clear_error() -> None:
-    buf = SlateTransitionBuffer(capacity=8, rng_seed=5)
+    buf = TransitionBuffer(capacity=8, rng_seed=5)
     buf.add([episode(1, 5, terminated=True)])
     with pytest.raises(ValueError, match="capacity is 16"):
-        SlateTransitionBuffer(capacity=16).set_state(buf.get_state())
+        TransitionBuffer(capacity=16).set_state(buf.get_state())
 
 
 def test_runner_side_columns_equal_adding_the_episodes() -> None:
     """What env runners send (``transitions_of``) stores the same rows as ``add``."""
     episodes = [episode(1, 3, terminated=False), episode(2, 4, terminated=True)]
-    direct = SlateTransitionBuffer(capacity=16)
+    direct = TransitionBuffer(capacity=16)
     direct.add(episodes)
-    cols, n = SlateTransitionBuffer.transitions_of(episodes)
+    cols, n = TransitionBuffer.transitions_of(episodes)
     assert n == 7
-    via_columns = SlateTransitionBuffer(capacity=16)
+    via_columns = TransitionBuffer(capacity=16)
     assert via_columns.add_columns(cols, n) == 7
     assert set(direct.columns) == set(via_columns.columns)
     for name, col in direct.columns.items():
         np.testing.assert_array_equal(col, via_columns.columns[name], err_msg=str(name))
-    assert SlateTransitionBuffer.transitions_of([]) == ({}, 0)
+    assert TransitionBuffer.transitions_of([]) == ({}, 0)
 
 
 @pytest.mark.ray

@@ -38,10 +38,10 @@ def test_env_overrides_and_errors() -> None:
 def test_two_env_runners_sample_batched_envs(ray_session: object) -> None:
     from ray.rllib.env.env_runner_group import EnvRunnerGroup
 
-    from rayrec.algorithms.random_slate import RandomSlateConfig
+    from rayrec.algorithms.registry import make_config
 
     config = (
-        RandomSlateConfig()
+        make_config("hac")
         .environment(env=make_env, env_config={"simulator": SYNTHETIC, "seed": 1})
         .env_runners(
             num_env_runners=2,

@@ -28,13 +28,70 @@ The networks are in :mod:`rayrec.algorithms.a2c.torch.default_a2c_torch_rl_modul
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, fields
 from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
 from ray.rllib.algorithms.ppo.ppo import PPO, PPOConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
+from rayrec.errors import InputError
+from rayrec.models.checks import check_number, check_widths
+from rayrec.models.state import StateEncoderConfig
+
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class A2CModelConfig:
+    """Network sizes of the A2C module; every field is checked on construction.
+
+    Set with ``config.rl_module(model_config={...})`` or ``rayrec train --config
+    model.<field>=value`` (an :class:`~rayrec.errors.InputError` names
+    ``model.<field>`` and the value). The defaults are HAC's (the same SASRec state
+    encoder, ``../shared/specs/hac.md`` "Baselines: same state encoder"), except dropout.
+
+    Attributes:
+        state_dim / n_layers / n_heads / ffn_dim / use_user_id: HAC's SASRec encoder
+            (32, 2, 4, 64, True; :class:`~rayrec.models.state.StateEncoderConfig`).
+        dropout: encoder dropout, **0 by default (ours)**: an on-policy gradient needs
+            the training forward to give the same log-probability as the acting one
+            (the PPO ratio is then exactly 1); dropout during training would turn the
+            ratio into random noise on the policy gradient.
+        policy_hidden: the MLP from the state s to Z(s), scores Φ(i)ᵀZ(s) (HAC's
+            hyper-actor sizes, [256, 64]).
+        value_hidden: the MLP of the value head V(s) (HAC's critic sizes, [256, 64]).
+        kernel_init_std: initial scale of the item kernel Φ (as HAC, 0.1).
+    """
+
+    state_dim: int = 32
+    n_layers: int = 2
+    n_heads: int = 4
+    ffn_dim: int = 64
+    dropout: float = 0.0
+    policy_hidden: tuple[int, ...] = (256, 64)
+    value_hidden: tuple[int, ...] = (256, 64)
+    use_user_id: bool = True
+    kernel_init_std: float = 0.1
+
+    def __post_init__(self) -> None:
+        encoder = self.encoder_config()  # checks (and normalises) the encoder's fields
+        object.__setattr__(self, "dropout", encoder.dropout)
+        for name in ("policy_hidden", "value_hidden"):
+            object.__setattr__(self, name, check_widths(f"model.{name}", getattr(self, name)))
+        std = check_number("model.kernel_init_std", self.kernel_init_std, low=0.0, low_open=True)
+        object.__setattr__(self, "kernel_init_std", std)
+
+    @classmethod
+    def from_model_config(cls, model_config: dict[str, Any]) -> A2CModelConfig:
+        """The fields of an RLlib ``model_config`` dict (other keys ignored)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in model_config.items() if k in known})
+
+    def encoder_config(self) -> StateEncoderConfig:
+        """The settings of the shared :class:`~rayrec.models.state.StateEncoder`."""
+        return StateEncoderConfig.of(self)
+
 
 #: what makes PPO A2C; validate() refuses other values
 A2C_FIXED = {
@@ -69,6 +126,9 @@ class A2CConfig(PPOConfig):
     that passes it to every algorithm does not crash. Network sizes go in
     ``config.rl_module(model_config=...)`` (:class:`A2CModelConfig`).
     """
+
+    #: learns from env steps (``rayrec.train.build_config`` reads it)
+    samples_env_steps: bool = True
 
     def __init__(self, algo_class: type | None = None) -> None:
         super().__init__(algo_class=algo_class or A2C)
@@ -120,6 +180,10 @@ class A2CConfig(PPOConfig):
             self._value_error(
                 f"A2C config: 'train_batch_size_per_learner' must be an integer >= 1, got {batch!r}"
             )
+        try:  # the model fields too, before any module is built (in a Ray worker)
+            A2CModelConfig.from_model_config(self.model_config)
+        except InputError as exc:
+            self._value_error(str(exc))
         super().validate()
 
     @staticmethod
@@ -139,9 +203,7 @@ class A2CConfig(PPOConfig):
 
     @property
     def model_config_class(self) -> type:
-        """The dataclass of this algorithm's ``model_config`` keys."""
-        from rayrec.algorithms.a2c.default_a2c_rl_module import A2CModelConfig
-
+        """The dataclass of this algorithm's ``model_config`` keys (checked by ``rayrec``)."""
         return A2CModelConfig
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:

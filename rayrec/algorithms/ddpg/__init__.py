@@ -1,5 +1,5 @@
-"""DDPG and TD3 in the hyper-action space: presets of HAC (as SB3's DDPG is a TD3 preset)."""
+"""DDPG and TD3 (a DDPG preset): the root of the off-policy actor-critic family."""
 
-from rayrec.algorithms.ddpg.ddpg import DDPG, TD3, DDPGConfig, TD3Config
+from rayrec.algorithms.ddpg.ddpg import DDPG, TD3, DDPGConfig, DDPGModelConfig, TD3Config
 
-__all__ = ["DDPG", "TD3", "DDPGConfig", "TD3Config"]
+__all__ = ["DDPG", "TD3", "DDPGConfig", "DDPGModelConfig", "TD3Config"]

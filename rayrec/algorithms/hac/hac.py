@@ -1,11 +1,12 @@
-"""HAC: hyper-actor critic, as an RLlib (new API stack) algorithm.
+"""HAC: hyper-actor critic, as an RLlib (new API stack) algorithm extending DDPG.
 
 Liu et al., "Exploration and Regularization of the Latent Action Space in
-Recommendation", WWW 2023 (``../shared/specs/hac.md``). The algorithm follows RLlib's
-DQN ``training_step`` (sample with the env runners, store in replay, sample batches,
-learner updates with soft target updates, weight sync) over a columnar transition
-replay (:mod:`rayrec.algorithms.hac.replay`); the networks are in
-:mod:`rayrec.algorithms.hac.torch.default_hac_torch_rl_module`, the losses in
+Recommendation", WWW 2023 (``../shared/specs/hac.md``). HAC is DDPG in the slate
+hyper-action space (:mod:`rayrec.algorithms.ddpg`: the same training loop, replay,
+state encoder, actor, critic and item kernel Φ) plus what the paper adds: the kernel Φ
+is trained, by alignment of the hyper-action with its effect action and by
+supervision from the user's per-item feedback. The module is
+:mod:`rayrec.algorithms.hac.torch.default_hac_torch_rl_module`, the losses
 :mod:`rayrec.algorithms.hac.torch.hac_torch_learner`.
 
 Losses, per replayed transition (s_t, a_t, r_t, s_{t+1}, terminated, y_t)::
@@ -15,230 +16,69 @@ Losses, per replayed transition (s_t, a_t, r_t, s_{t+1}, terminated, y_t)::
     L_Hyper = λ_h ‖Z_t − Ẑ(top-K(Z_t))‖²,  Z_t = π(s_t)                             actor, kernel
     L_BCE   = β · BCE(σ(Φ(a_t,i)ᵀ Z_t), y_t,i)                                      actor, kernel
 
-with Ẑ(a) = mean_{i∈a} Φ(i). DDPG and TD3 are presets of this config
-(:mod:`rayrec.algorithms.ddpg`), online supervised learning another
-(:mod:`rayrec.algorithms.supervised`).
+with Ẑ(a) = mean_{i∈a} Φ(i). Online supervised learning is a preset of this config
+(:mod:`rayrec.algorithms.supervised.online_sl`: ``actor_q_coef = 0``, λ_h = 0, β = 1).
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import NotProvided
-from ray.rllib.algorithms.dqn.dqn import DQN, DQNConfig
-from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
-from ray.rllib.utils.metrics import (
-    ALL_MODULES,
-    ENV_RUNNER_RESULTS,
-    ENV_RUNNER_SAMPLING_TIMER,
-    LEARNER_RESULTS,
-    LEARNER_UPDATE_TIMER,
-    NUM_AGENT_STEPS_SAMPLED_LIFETIME,
-    NUM_ENV_STEPS_SAMPLED_LIFETIME,
-    REPLAY_BUFFER_ADD_DATA_TIMER,
-    REPLAY_BUFFER_RESULTS,
-    REPLAY_BUFFER_SAMPLE_TIMER,
-    SYNCH_WORKER_WEIGHTS_TIMER,
-    TIMERS,
-)
 
-from rayrec.algorithms.hac.default_hac_rl_module import HACModelConfig
-from rayrec.algorithms.hac.replay import SlateTransitionBuffer
-
-BOOTSTRAP_MODES = ("terminated", "reference_leave_flag")
-NOISE_TYPES = ("gaussian", "uniform")
-#: the key of the replay buffer's state in HAC's checkpoints
-REPLAY_STATE = "hac_replay"
-#: the tag of async sampling requests (RLlib counts in-flight requests per tag)
-ASYNC_SAMPLE_TAG = "hac_sample"
+from rayrec.algorithms.ddpg.ddpg import DDPG, DDPGConfig
 
 
-def _sample_transitions(runner: Any) -> tuple[dict[tuple[str, ...], Any], int, Any]:
-    """Runs on an env runner: one ``sample()`` round flattened into replay columns
-    (on the runner, in parallel, instead of in the driver), with the runner's metrics."""
-    cols, n = SlateTransitionBuffer.transitions_of(runner.sample())
-    return cols, n, runner.get_metrics()
+class HACConfig(DDPGConfig):
+    """Configuration of :class:`HAC`: DDPG's fields (:class:`DDPGConfig`) and these.
 
-
-class HACConfig(DQNConfig):
-    """Configuration of :class:`HAC`; the paper's and reference code's defaults.
-
-    Training fields (``config.training(...)``):
-        gamma: discount γ (0.9).
-        tau: soft target update rate (0.01).
-        actor_lr / critic_lr / kernel_lr: learning rates of the three optimizers
-            (1e-4 / 1e-3 / 1e-4; the kernel rate is the paper's "behavior lr").
-        weight_decay: Adam weight decay of every optimizer (1e-5).
-        grad_clip / grad_clip_by: RLlib's gradient clipping per optimizer (None = off,
-            the reference code's; RLlib's DQN default, which HAC inherited until
-            2026-11-23, was 40 by global norm).
+    Training fields (``config.training(...)``), besides DDPG's:
+        kernel_lr: learning rate of the item kernel's optimizer (1e-4, the paper's
+            "behavior lr"); Adam with DDPG's ``weight_decay``.
         hyper_actor_coef: λ_h, weight of L_Hyper (0.1; paper grid {0, 0.1, 1}).
         bce_coef: β, weight of L_BCE (1.0).
         actor_q_coef: weight of L_QMax in the actor loss (1.0; 0 = supervised only).
-        exploration_noise: σ of the noise on Z (0.1).
-        noise_type: ``gaussian`` N(0, σ²) (default) or ``uniform`` — the reference
-            code's non-negative U[0, σ) clipped to ±1.
-        twin_q / target_noise / target_noise_clip / policy_delay: TD3 settings
-            (off / 0 / 0.5 / 1 for HAC).
-        delay_target_updates: with ``policy_delay`` d > 1, soft-update the target
-            networks only on the steps that update the actor, every d-th (True; TD3 as
-            Fujimoto et al. 2018 write it). False updates them after every step.
-        bootstrap: ``terminated`` (gymnasium-correct, default) or
-            ``reference_leave_flag`` (the reference code's form, for comparison).
-        training_intensity: trained samples per sampled env step (2, the reference
-            code's one update of 64 per call of 32 users).
-        store_buffer_in_checkpoints: save the replay buffer (and the fractional update
-            credit) with every checkpoint, so a resumed run continues with the same
-            transitions and replay draws (True; ~1.3 kB per ML-1M transition, ~20 MB at
-            16k env steps, ~130 MB at the 100k capacity).
-        async_sampling: with remote env runners, let them sample the next round while
-            the learner trains on the last one; the acting weights then lag the
-            learner's by one sync. Off by default: RLlib's synchronous sample → train
-            → sync loop, which is faster when runners and learner share a few cores
-            (2 cores, 2 runners × 32 users: 401–494 vs 379–381 user-steps/s,
-            ``benchmarks/hac_throughput.py``); turn it on when runners have CPUs of
-            their own (a cluster), where it removes the learner's wait for samples.
-            Known gap: after a runner was SIGKILLed, RLlib brought it back after ~100 s
-            in the async mode against ~13 s in the sync mode (one measurement each on
-            2 loaded cores; cause not found); fault tolerance is tested in sync mode.
-    Sizes go in ``config.rl_module(model_config=...)`` (see :class:`HACModelConfig`;
-    ``rayrec train --config model.<field>=value``).
+
+    The actor minimises ``actor_q_coef·L_QMax + λ_h·L_Hyper + β·L_BCE``, the kernel
+    ``λ_h·L_Hyper + β·L_BCE`` (its optimizer sits out when both weights are 0), the
+    critic L_TD. Sizes go in ``config.rl_module(model_config=...)``
+    (:class:`~rayrec.algorithms.ddpg.ddpg.DDPGModelConfig`).
     """
 
-    #: the dataclass of this algorithm's ``model_config`` keys (checked by ``rayrec``)
-    model_config_class: type = HACModelConfig
+    _non_negative = (
+        *DDPGConfig._non_negative,
+        "kernel_lr",
+        "hyper_actor_coef",
+        "bce_coef",
+        "actor_q_coef",
+    )
+    _label = "HAC"
 
     def __init__(self, algo_class: type | None = None) -> None:
         super().__init__(algo_class=algo_class or HAC)
-        self.gamma = 0.9
-        self.tau = 0.01
-        self.target_network_update_freq = 0  # soft update after every learner step
-        self.actor_lr = 1e-4
-        self.critic_lr = 1e-3
         self.kernel_lr = 1e-4
-        self.weight_decay = 1e-5
         self.hyper_actor_coef = 0.1
         self.bce_coef = 1.0
         self.actor_q_coef = 1.0
-        self.exploration_noise = 0.1
-        self.noise_type = "gaussian"
-        self.twin_q = False
-        self.target_noise = 0.0
-        self.target_noise_clip = 0.5
-        self.policy_delay = 1
-        self.delay_target_updates = True
-        self.bootstrap = "terminated"
-        self.async_sampling = False
-        self.store_buffer_in_checkpoints = True
-        self.lr = 1e-3  # unused: each optimizer has its own rate
-        # No gradient clipping, as in the reference code (DQNConfig's default is 40 by
-        # global norm; on ML-1M the critic's gradient norm reaches ~1,600 and that clip
-        # bound it). `grad_clip` stays a config field.
-        self.grad_clip = None
-        self.train_batch_size_per_learner = 64
-        self.num_steps_sampled_before_learning_starts = 2000
-        # HAC replays from a SlateTransitionBuffer built from "capacity" and "rng_seed"
-        # here; the type string only satisfies DQNConfig.validate (new API stack).
-        self.replay_buffer_config = {"type": "EpisodeReplayBuffer", "capacity": 100_000}
-        self.n_step = 1
-        # The reference code does one update of 64 per env call of 32 users: a replay
-        # ratio of 64 / 32 = 2 trained samples per sampled step.
-        self.training_intensity = 2.0
-        self.double_q = False
-        self.dueling = False
-        self.num_atoms = 1
-        self.epsilon = [(0, 0.0)]
 
     def training(
         self,
         *,
-        actor_lr: float | Any = NotProvided,
-        critic_lr: float | Any = NotProvided,
         kernel_lr: float | Any = NotProvided,
-        weight_decay: float | Any = NotProvided,
         hyper_actor_coef: float | Any = NotProvided,
         bce_coef: float | Any = NotProvided,
         actor_q_coef: float | Any = NotProvided,
-        exploration_noise: float | Any = NotProvided,
-        noise_type: str | Any = NotProvided,
-        twin_q: bool | Any = NotProvided,
-        target_noise: float | Any = NotProvided,
-        target_noise_clip: float | Any = NotProvided,
-        policy_delay: int | Any = NotProvided,
-        delay_target_updates: bool | Any = NotProvided,
-        bootstrap: str | Any = NotProvided,
-        async_sampling: bool | Any = NotProvided,
-        store_buffer_in_checkpoints: bool | Any = NotProvided,
         **kwargs: Any,
     ) -> HACConfig:
         super().training(**kwargs)
-        for name, value in {
-            "actor_lr": actor_lr,
-            "critic_lr": critic_lr,
-            "kernel_lr": kernel_lr,
-            "weight_decay": weight_decay,
-            "hyper_actor_coef": hyper_actor_coef,
-            "bce_coef": bce_coef,
-            "actor_q_coef": actor_q_coef,
-            "exploration_noise": exploration_noise,
-            "noise_type": noise_type,
-            "twin_q": twin_q,
-            "target_noise": target_noise,
-            "target_noise_clip": target_noise_clip,
-            "policy_delay": policy_delay,
-            "delay_target_updates": delay_target_updates,
-            "bootstrap": bootstrap,
-            "async_sampling": async_sampling,
-            "store_buffer_in_checkpoints": store_buffer_in_checkpoints,
-        }.items():
-            if value is not NotProvided:
-                setattr(self, name, value)
+        self._set_provided(
+            kernel_lr=kernel_lr,
+            hyper_actor_coef=hyper_actor_coef,
+            bce_coef=bce_coef,
+            actor_q_coef=actor_q_coef,
+        )
         return self
-
-    def validate(self) -> None:
-        super().validate()
-        for name in (
-            "actor_lr",
-            "critic_lr",
-            "kernel_lr",
-            "weight_decay",
-            "hyper_actor_coef",
-            "bce_coef",
-            "actor_q_coef",
-            "exploration_noise",
-            "target_noise",
-            "target_noise_clip",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                self._value_error(f"HAC config: '{name}' must be a number >= 0, got {value!r}")
-        if not 0 < self.gamma < 1:
-            self._value_error(f"HAC config: 'gamma' must be in (0, 1), got {self.gamma!r}")
-        if not 0 < self.tau <= 1:
-            self._value_error(f"HAC config: 'tau' must be in (0, 1], got {self.tau!r}")
-        if self.noise_type not in NOISE_TYPES:
-            self._value_error(
-                f"HAC config: 'noise_type' must be one of {NOISE_TYPES}, got {self.noise_type!r}"
-            )
-        if self.bootstrap not in BOOTSTRAP_MODES:
-            self._value_error(
-                f"HAC config: 'bootstrap' must be one of {BOOTSTRAP_MODES}, got {self.bootstrap!r}"
-            )
-        for flag in ("async_sampling", "store_buffer_in_checkpoints", "delay_target_updates"):
-            if not isinstance(getattr(self, flag), bool):
-                self._value_error(
-                    f"HAC config: '{flag}' must be true or false, got {getattr(self, flag)!r}"
-                )
-        if (
-            isinstance(self.policy_delay, bool)
-            or not isinstance(self.policy_delay, int)
-            or self.policy_delay < 1
-        ):
-            self._value_error(
-                f"HAC config: 'policy_delay' must be an integer >= 1, got {self.policy_delay!r}"
-            )
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         from rayrec.algorithms.hac.torch.default_hac_torch_rl_module import (
@@ -247,149 +87,16 @@ class HACConfig(DQNConfig):
 
         return RLModuleSpec(module_class=DefaultHACTorchRLModule)
 
-    @property
-    def _model_config_auto_includes(self) -> dict[str, Any]:
-        base = HACModelConfig()
-        return {
-            "twin_q": self.twin_q,
-            "exploration_noise": self.exploration_noise,
-            "noise_type": self.noise_type,
-            "target_noise": self.target_noise,
-            "target_noise_clip": self.target_noise_clip,
-            "state_dim": base.state_dim,
-        }
-
     def get_default_learner_class(self) -> type:
         from rayrec.algorithms.hac.torch.hac_torch_learner import HACTorchLearner
 
         return HACTorchLearner
 
 
-class HAC(DQN):
-    """The HAC algorithm: DQN's sample → replay → update → sync loop with HAC's module
-    and learner, over a columnar transition replay (:mod:`rayrec.algorithms.hac.replay`).
-
-    ``training_intensity`` is honoured exactly: after each sampling round the learner
-    owes ``training_intensity × new env steps / train_batch_size`` updates (fractions
-    carried over; ``None`` = one update per training step, as in RLlib). RLlib's DQN
-    derives a fixed round-robin ratio assuming the local env runner samples too, which
-    with remote runners trains 1.5–2x more often than configured.
-    """
+class HAC(DDPG):
+    """DDPG's loop (:class:`~rayrec.algorithms.ddpg.ddpg.DDPG`) with HAC's module and
+    learner."""
 
     @classmethod
     def get_default_config(cls) -> HACConfig:
         return HACConfig()
-
-    def _create_local_replay_buffer_if_necessary(self, config: Any) -> None:
-        return None  # replaced by the transition buffer made in setup()
-
-    def setup(self, config: Any) -> None:
-        super().setup(config)
-        buffer_cfg = cast(Any, self.config).replay_buffer_config
-        self.transition_buffer = SlateTransitionBuffer(
-            capacity=int(buffer_cfg.get("capacity", 100_000)),
-            rng_seed=buffer_cfg.get("rng_seed"),
-        )
-        self._update_credit = 0.0
-
-    def get_state(
-        self,
-        components: Any = None,
-        *,
-        not_components: Any = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        """RLlib's algorithm state plus, with ``store_buffer_in_checkpoints``, the replay
-        buffer and the update credit (RLlib's new-stack checkpoints hold no replay)."""
-        state = super().get_state(components, not_components=not_components, **kwargs)
-        cfg: Any = self.config
-        if cfg.store_buffer_in_checkpoints and self._check_component(
-            REPLAY_STATE, components, not_components
-        ):
-            state[REPLAY_STATE] = {
-                "buffer": self.transition_buffer.get_state(),
-                "update_credit": self._update_credit,
-            }
-        return state
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        super().set_state(state)
-        if REPLAY_STATE in state:
-            self.transition_buffer.set_state(state[REPLAY_STATE]["buffer"])
-            self._update_credit = float(state[REPLAY_STATE]["update_credit"])
-
-    def _sample(self) -> tuple[list[tuple[dict[Any, Any], int]], list[Any]]:
-        """One sampling round: (per-runner replay columns and sizes, per-runner metrics).
-
-        Synchronous: every runner samples now, with the current weights. Asynchronous
-        (``async_sampling`` and remote runners): collect the round the runners started
-        during the previous training step, start the next one at once, and return —
-        the runners sample while the learner trains. Results are in runner order, so
-        seeded runs replay the same transitions.
-        """
-        cfg: Any = self.config
-        runners: Any = self.env_runner_group
-        if runners.num_remote_env_runners() == 0:
-            results = [_sample_transitions(self.env_runner)]
-        elif not cfg.async_sampling:
-            results = runners.foreach_env_runner(
-                _sample_transitions,
-                local_env_runner=False,
-                timeout_seconds=cfg.sample_timeout_s,
-            )
-        else:
-            if runners.num_in_flight_async_reqs(tag=ASYNC_SAMPLE_TAG) == 0:  # first round
-                runners.foreach_env_runner_async(_sample_transitions, tag=ASYNC_SAMPLE_TAG)
-            ready = runners.fetch_ready_async_reqs(
-                tags=ASYNC_SAMPLE_TAG, timeout_seconds=cfg.sample_timeout_s
-            )
-            # Runners idle now (answered, or restored after a failure) start the next
-            # round; this step's weight sync reaches them after it.
-            runners.foreach_env_runner_async(_sample_transitions, tag=ASYNC_SAMPLE_TAG)
-            results = [result for _, result in sorted(ready, key=lambda r: r[0])]
-        return [(cols, n) for cols, n, _ in results], [m for _, _, m in results]
-
-    def training_step(self) -> None:
-        cfg: Any = self.config
-        metrics: Any = self.metrics
-        runners: Any = self.env_runner_group
-        learners: Any = self.learner_group
-        with metrics.log_time((TIMERS, ENV_RUNNER_SAMPLING_TIMER)):
-            transitions, env_runner_results = self._sample()
-        metrics.aggregate(env_runner_results, key=ENV_RUNNER_RESULTS)
-        with metrics.log_time((TIMERS, REPLAY_BUFFER_ADD_DATA_TIMER)):
-            new_steps = sum(self.transition_buffer.add_columns(*t) for t in transitions)
-        lifetime = metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0)
-        if lifetime < cfg.num_steps_sampled_before_learning_starts:
-            return
-        batch_size = cfg.total_train_batch_size
-        if cfg.training_intensity:
-            self._update_credit += cfg.training_intensity * new_steps / batch_size
-            n_updates, self._update_credit = divmod(self._update_credit, 1.0)
-        else:  # RLlib's meaning of None: one update per training step
-            n_updates = 1
-        learner_results = None
-        for _ in range(int(n_updates)):
-            with metrics.log_time((TIMERS, REPLAY_BUFFER_SAMPLE_TIMER)):
-                columns = self.transition_buffer.sample(batch_size)
-            with metrics.log_time((TIMERS, LEARNER_UPDATE_TIMER)):
-                learner_results = learners.update(
-                    batch=MultiAgentBatch(
-                        {DEFAULT_MODULE_ID: SampleBatch(columns)}, env_steps=batch_size
-                    ),
-                    timesteps={
-                        NUM_ENV_STEPS_SAMPLED_LIFETIME: lifetime,
-                        NUM_AGENT_STEPS_SAMPLED_LIFETIME: lifetime,
-                    },
-                )
-            metrics.aggregate(learner_results, key=LEARNER_RESULTS)
-        metrics.log_value(
-            (REPLAY_BUFFER_RESULTS, "num_transitions"), len(self.transition_buffer), window=1
-        )
-        if learner_results is not None:
-            with metrics.log_time((TIMERS, SYNCH_WORKER_WEIGHTS_TIMER)):
-                runners.sync_weights(
-                    from_worker_or_learner_group=learners,
-                    policies=sorted(set(learner_results[0]) - {ALL_MODULES}),
-                    inference_only=True,
-                )

@@ -1,30 +1,12 @@
-"""HAC learner base: target-network handling (from RLlib's DQNLearner) and batch pieces.
+"""HAC learner pieces: the item kernel's optimizer and loss names.
 
-Loss names live in :mod:`rayrec.algorithms.keys`; the torch losses in
-:mod:`rayrec.algorithms.hac.torch.hac_torch_learner`.
+HAC's learner base is DDPG's (:class:`~rayrec.algorithms.ddpg.ddpg_learner.DDPGLearner`:
+target networks, TD3's delay); its loss terms L_Hyper and L_BCE are named there too,
+since DDPG logs them as diagnostics. The torch learner is
+:class:`~rayrec.algorithms.hac.torch.hac_torch_learner.HACTorchLearner`.
 """
 
-from __future__ import annotations
-
-from ray.rllib.algorithms.dqn.dqn_learner import DQNLearner
-from ray.rllib.connectors.common.add_observations_from_episodes_to_batch import (
-    AddObservationsFromEpisodesToBatch,
-)
-from ray.rllib.core.rl_module.apis import TargetNetworkAPI
-
-from rayrec.algorithms.connectors import AddSlateResponsesToTrainBatch
-
-
-class HACLearner(DQNLearner):
-    """DQNLearner's target updates (τ, frequency) + the slate-response batch column."""
-
-    def build(self) -> None:
-        super().build()  # makes target nets, adds NEXT_OBS to train batches
-        assert self._learner_connector is not None
-        self._learner_connector.insert_after(
-            AddObservationsFromEpisodesToBatch, AddSlateResponsesToTrainBatch()
-        )
-
-    @classmethod
-    def rl_module_required_apis(cls) -> list[type]:
-        return [TargetNetworkAPI]
+#: the optimizer of the item kernel Φ (the paper's "behavior" optimizer)
+KERNEL = "kernel"
+#: the loss the kernel optimizer minimises: λ_h·L_Hyper + β·L_BCE
+KERNEL_LOSS = f"{KERNEL}_loss"

@@ -1,12 +1,12 @@
-"""The A2C RLModule in torch: HAC's SASRec state, a Plackett–Luce slate policy, V(s).
+"""The A2C RLModule in torch: the SASRec state, a Plackett–Luce slate policy, V(s).
 
 The HAC paper's A2C baseline (``../shared/specs/hac.md``, "Baselines": policy gradient
 in the effect-action space, categorical over the pool, same state encoder):
 
-- State ``s = StateEnc(Φ(x_1..x_H) + W_y y_1..H, u)``: HAC's
-  :class:`~rayrec.algorithms.hac.torch.default_hac_torch_rl_module.StateEncoder`
-  (SASRec over the observed history, padding masked, plus a user embedding), with
-  the history items embedded by the item kernel Φ.
+- State ``s = StateEnc(Φ(x_1..x_H) + W_y y_1..H, u)``: the shared
+  :class:`~rayrec.models.state.StateEncoder` (SASRec over the observed history,
+  padding masked, plus a user embedding; HAC's), with the history items embedded by
+  the item kernel Φ.
 - Scores ``score(i | s) = Φ(i)ᵀ Z(s)``, ``Z(s) = MLP(s)``, over the whole pool in one
   matrix product: the policy's logits.
 - Policy: Plackett–Luce over the pool — K distinct items drawn without replacement,
@@ -36,15 +36,15 @@ from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 from torch import nn
 
-from rayrec.algorithms.a2c.default_a2c_rl_module import A2CModelConfig
+from rayrec.algorithms.a2c.a2c import A2CModelConfig
 from rayrec.algorithms.a2c.torch.plackett_luce import TorchPlackettLuce, plackett_luce_cls
-from rayrec.algorithms.hac.torch.default_hac_torch_rl_module import StateEncoder, acting
 from rayrec.environments.keys import OBS_HISTORY_FEEDBACK, OBS_HISTORY_ITEMS, OBS_USER
 from rayrec.models.encoders import MLP
+from rayrec.models.state import StateEncoder, acting
 
 
 class DefaultA2CTorchRLModule(TorchRLModule, ValueFunctionAPI):
-    """Plackett–Luce slate policy + value head over HAC's state encoder.
+    """Plackett–Luce slate policy + value head over the shared state encoder.
 
     Outputs: inference ``actions`` (B, K) top-K ids and ``action_dist_inputs`` (B, I);
     exploration adds ``action_logp`` (B,) of the sampled slate; train gives
@@ -90,7 +90,10 @@ class DefaultA2CTorchRLModule(TorchRLModule, ValueFunctionAPI):
     def encode(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, d) the state s."""
         return self.state_encoder(
-            self.kernel, obs[OBS_HISTORY_ITEMS], obs[OBS_HISTORY_FEEDBACK], obs[OBS_USER][:, 0]
+            obs[OBS_HISTORY_ITEMS],
+            obs[OBS_HISTORY_FEEDBACK],
+            obs[OBS_USER][:, 0],
+            item_embedding=self.kernel,
         )
 
     def pool_logits(self, s: torch.Tensor) -> torch.Tensor:

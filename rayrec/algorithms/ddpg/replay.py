@@ -1,4 +1,4 @@
-"""A columnar transition replay for slate environments.
+"""A columnar transition replay for DDPG and its family.
 
 RLlib 2.60's ``EpisodeReplayBuffer`` stores episodes and, for every sampled
 transition, slices an episode and runs the learner connector pipeline over the slice
@@ -10,16 +10,18 @@ sampled episode chunk once, on ``add``, into preallocated ring arrays, one per c
 =================  ======================  ==========================================
 column             shape                   from
 =================  ======================  ==========================================
-obs / new_obs      the env's Dict spaces   observations t and t + 1
-actions            (K,) int                the slate shown at t
+obs / new_obs      the env's spaces        observations t and t + 1 (one column per
+                                           key of a Dict space)
+actions            the action space's      the action taken at t (a slate: (K,) int)
 rewards            ()                      reward of step t
 terminateds        () bool                 the user left after step t
-hyper_action       (z,)                    Z_t the actor emitted (extra model output)
+hyper_action       (z,)                    z_t the actor emitted (extra model output)
 slate_response     (K, F)                  per-item feedback, from the info at t + 1
 slate_valid        (K,) bool               which slate positions were real items
 =================  ======================  ==========================================
 
-and ``sample`` is one index draw (seeded, uniform with replacement, as RLlib's buffer
+(the last two only when the env's infos carry them, as the slate env's do) and
+``sample`` is one index draw (seeded, uniform with replacement, as RLlib's buffer
 does). A transition truncated by the step cap is stored with ``terminateds = False``
 (bootstrapped), as gymnasium's semantics require. Item ids are stored as ``int32``;
 100k transitions of a 50-item history with two feedback types take ~100 MB.
@@ -36,7 +38,7 @@ from rayrec.algorithms.keys import HYPER_ACTION, RESPONSE, SLATE_VALID
 from rayrec.environments.keys import INFO_RESPONSE, INFO_SLATE_VALID
 
 
-class SlateTransitionBuffer:
+class TransitionBuffer:
     """Uniform replay of single transitions in flat numpy columns (see module doc).
 
     Columns are allocated on the first ``add`` from the data's own shapes and dtypes
@@ -89,26 +91,37 @@ class SlateTransitionBuffer:
 
     @staticmethod
     def _transitions(episode: Any, n: int) -> dict[tuple[str, ...], np.ndarray]:
-        obs = episode.get_observations()  # dict of (n + 1, ...) arrays, or a list of dicts
+        obs = episode.get_observations()  # (n + 1, ...) arrays (a dict of them), or a list
         if isinstance(obs, list):
-            obs = {k: np.stack([o[k] for o in obs]) for k in obs[0]}
+            first = obs[0]
+            obs = (
+                {k: np.stack([o[k] for o in obs]) for k in first}
+                if isinstance(first, dict)
+                else np.stack(obs)
+            )
         infos = episode.get_infos()  # n + 1 dicts: the response to a_t is in info t + 1
         terminated = np.zeros(n, bool)
         terminated[-1] = bool(episode.is_terminated)
         cols: dict[tuple[str, ...], np.ndarray] = {}
-        for key, value in obs.items():
-            arr = np.asarray(value)
-            cols[(Columns.OBS, key)] = arr[:n]
-            cols[(Columns.NEXT_OBS, key)] = arr[1 : n + 1]
+        if isinstance(obs, dict):
+            for key, value in obs.items():
+                arr = np.asarray(value)
+                cols[(Columns.OBS, key)] = arr[:n]
+                cols[(Columns.NEXT_OBS, key)] = arr[1 : n + 1]
+        else:
+            arr = np.asarray(obs)
+            cols[(Columns.OBS,)] = arr[:n]
+            cols[(Columns.NEXT_OBS,)] = arr[1 : n + 1]
         cols[(Columns.ACTIONS,)] = np.asarray(episode.get_actions())
         cols[(Columns.REWARDS,)] = np.asarray(episode.get_rewards(), dtype=np.float32)
         cols[(Columns.TERMINATEDS,)] = terminated
-        cols[(RESPONSE,)] = np.stack(
-            [np.asarray(infos[t + 1][INFO_RESPONSE], np.float32) for t in range(n)]
-        )
-        cols[(SLATE_VALID,)] = np.stack(
-            [np.asarray(infos[t + 1][INFO_SLATE_VALID], bool) for t in range(n)]
-        )
+        if INFO_RESPONSE in infos[-1]:  # the slate env's per-item feedback
+            cols[(RESPONSE,)] = np.stack(
+                [np.asarray(infos[t + 1][INFO_RESPONSE], np.float32) for t in range(n)]
+            )
+            cols[(SLATE_VALID,)] = np.stack(
+                [np.asarray(infos[t + 1][INFO_SLATE_VALID], bool) for t in range(n)]
+            )
         if HYPER_ACTION in episode.extra_model_outputs:
             z = episode.get_extra_model_outputs(HYPER_ACTION)
             cols[(HYPER_ACTION,)] = np.asarray(z, dtype=np.float32)
