@@ -183,6 +183,12 @@ def check_like(default: Any, value: Any, where: str) -> Any:
     return value
 
 
+def check_field(cls: type, name: str, value: Any, where: str) -> Any:
+    """``value`` checked (and converted) against the annotated type of field ``name`` of
+    dataclass ``cls``, as :func:`from_dict` does; ``where`` names it in the error."""
+    return _convert(typing.get_type_hints(cls)[name], value, where)
+
+
 def to_dict(obj: Any) -> Any:
     """A dataclass (nested) as plain dicts/lists, for YAML/JSON."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

@@ -40,8 +40,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from rayrec.algorithms.registry import make_config
-from rayrec.config import check_like, data_fields, from_dict
+from rayrec.algorithms.registry import check_env_kind, get_algorithm, make_config
+from rayrec.config import check_field, check_like, data_fields
 from rayrec.data.io import atomic_write_text
 from rayrec.environments import env_config_for, env_creator_name, read_kind
 from rayrec.errors import InputError
@@ -59,30 +59,9 @@ TRIAL_STATE = "rayrec_trial.json"
 MODEL_PREFIX = "model."
 
 
-# ----------------------------------------------------------------- adapters
-# ADAPTER(issue 11): the registry's metadata (AlgorithmEntry: env_kinds, protocol,
-# samples_env; check_env_kind) lands with the algorithms part; until then every
-# algorithm trains on the one env kind that exists, "slate", and is evaluated by its
-# protocol.
-def _check_env_kind(algo: str, kind: str, env: str) -> None:
-    if kind != "slate":
-        raise InputError(f"{env}: kind: {algo} trains on env kind 'slate', got {kind!r}")
-
-
-def _algorithm_protocol(algo: str) -> str:
-    return "slate_rollout"
-
-
 def algorithm_protocol(algo: str) -> EvaluationProtocol:
-    """The evaluation protocol ``algo`` declares."""
-    return get_protocol(_algorithm_protocol(algo))
-
-
-def samples_env(algo: str, config: Any = None) -> bool:
-    """Whether ``algo`` samples env steps (offline SL learns from the log only)."""
-    return bool(
-        getattr(config if config is not None else make_config(algo), "samples_env_steps", True)
-    )
+    """The evaluation protocol ``algo`` declares in the registry."""
+    return get_protocol(get_algorithm(algo).protocol)
 
 
 # ------------------------------------------------------------------ options
@@ -173,19 +152,26 @@ def _not_a_field(config: Any, algo: str, key: str, fields: Mapping[str, Any]) ->
 
 
 def _model_config(config: Any, algo: str, model: dict[str, Any], source: str) -> dict[str, Any]:
-    """The algorithm's model config with ``model`` applied, built through its dataclass
-    so its type and range checks run now."""
+    """The algorithm's model config with ``model`` applied: each value checked against
+    its field's type, then the whole built through the model-config dataclass so its
+    own range checks (``__post_init__``) run now."""
     cls = getattr(config, "model_config_class", None)
     known = sorted(f.name for f in dataclasses.fields(cls)) if cls is not None else []
-    for name in model:
+    values: dict[str, Any] = {}
+    for name, value in model.items():
+        where = source.format(key=MODEL_PREFIX + name)
         if name not in known:
             raise InputError(
-                f"{source.format(key=MODEL_PREFIX + name)}: not a model field of {algo};"
-                " expected one of: " + ", ".join(f"{MODEL_PREFIX}{k}" for k in known)
+                f"{where}: not a model field of {algo}; expected one of: "
+                + ", ".join(f"{MODEL_PREFIX}{k}" for k in known)
             )
+        values[name] = check_field(cls, name, value, where)  # type: ignore[arg-type]
     current = {k: v for k, v in (config._model_config or {}).items() if k in known}
-    built = from_dict(cls, {**current, **model}, source.format(key="model"))  # type: ignore[arg-type]
-    return {**config._model_config, **{k: getattr(built, k) for k in model}}
+    try:
+        built = cls(**{**current, **values})  # type: ignore[misc]
+    except InputError as exc:  # its checks name the field as model.<field>
+        raise InputError(f"{source.format(key='')}{exc}") from exc
+    return {**config._model_config, **{k: getattr(built, k) for k in values}}
 
 
 def build_config(opts: TrainOptions) -> tuple[Any, str]:
@@ -196,7 +182,7 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
     """
     opts.validate()
     config = make_config(opts.algo)
-    _check_env_kind(opts.algo, read_kind(opts.env), opts.env)
+    check_env_kind(opts.algo, read_kind(opts.env), opts.env)
     off_policy = isinstance(getattr(config, "replay_buffer_config", None), dict)
     if off_policy:
         config.replay_buffer_config = {**config.replay_buffer_config, "rng_seed": opts.seed}
@@ -217,7 +203,9 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
         )
         .learners(num_gpus_per_learner=opts.gpus)
         # an algorithm that learns from the log only (offline-sl) samples no env steps
-        .reporting(min_sample_timesteps_per_iteration=256 if samples_env(opts.algo, config) else 0)
+        .reporting(
+            min_sample_timesteps_per_iteration=256 if get_algorithm(opts.algo).samples_env else 0
+        )
         # A crashed or preempted env runner (spot node, OOM kill) is restarted by Ray
         # and gets the current weights before it samples again; training goes on
         # (tests/cluster/test_env_runner_fault.py). RLlib's default waits 60 s before a
@@ -523,7 +511,7 @@ def run_training(
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
     sink = LocalOutputs(
-        out, opts.algo, per_iteration=not samples_env(opts.algo, run.config), progress=progress
+        out, opts.algo, per_iteration=not get_algorithm(opts.algo).samples_env, progress=progress
     )
     try:
         with run:

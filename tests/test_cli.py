@@ -83,3 +83,99 @@ def test_real_ml1m_stats_via_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "stats", "ml-1m", "--path", str(root), "--json"]) == 0
     stats = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (stats["users"], stats["items"], stats["interactions"]) == (2999, 3615, 487650)
+
+
+# ---------------------------------------------------------- rayrec train input errors
+SYNTHETIC = str(Path(__file__).resolve().parents[1] / "envs" / "synthetic.yaml")
+
+#: (extra argv for ``rayrec train hac``, what the error must name)
+BAD_TRAIN_INPUTS = [
+    (["--config", "validate=1"], "validate"),  # a method of the config, not a field
+    (["--config", "total_train_batch_size=64"], "total_train_batch_size"),  # a property
+    (["--config", "nosuchfield=1"], "nosuchfield"),
+    (["--config", "actor_lr=abc"], "actor_lr"),
+    (["--config", "twin_q=maybe"], "twin_q"),
+    (["--config", "policy_delay=1.5"], "policy_delay"),
+    (["--config", "model.n_layers=-1"], "n_layers"),
+    (["--config", "model.noise_type=foo"], "noise_type"),
+    (["--config", "model.tanh_hyper_action=maybe"], "tanh_hyper_action"),
+    (["--config", "model.dropout=2"], "dropout"),
+    (["--config", "model.dropout=abc"], "dropout"),
+    (["--config", "model.n_layers=abc"], "n_layers"),
+    (["--config", "model.nosuchfield=1"], "model.nosuchfield"),
+    (["--seed", "-1"], "--seed"),
+    (["--num-env-runners", "-1"], "--num-env-runners"),
+    (["--num-envs", "0"], "--num-envs"),
+    (["--eval-users", "0"], "--eval-users"),
+    (["--gpus", "-1"], "--gpus"),
+]
+
+
+@pytest.fixture
+def ray_never_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the command (as an internal error, exit 1) if it gets as far as Ray."""
+    import ray
+
+    from rayrec.train import TrainingRun
+
+    def started(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Ray was started before the input was checked")
+
+    monkeypatch.setattr(ray, "init", started)
+    monkeypatch.setattr(TrainingRun, "start", started)
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"), BAD_TRAIN_INPUTS, ids=[" ".join(a) for a, _ in BAD_TRAIN_INPUTS]
+)
+def test_bad_train_input_exits_2_naming_the_field_before_ray_starts(
+    extra: list[str],
+    named: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    ray_never_starts: None,
+) -> None:
+    out = tmp_path / "never"
+    code = main(["train", "hac", "--env", SYNTHETIC, "--out", str(out), *extra])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert named in err and "internal error" not in err, err
+    assert err.count("\n") == 1, err  # one message line
+    assert not out.exists()
+
+
+def test_overrides_are_typed_by_the_fields_default() -> None:
+    from rayrec.algorithms.registry import make_config
+    from rayrec.train import apply_overrides
+
+    config = make_config("hac")
+    apply_overrides(config, "hac", {"actor_lr": 1, "gamma": "0.5", "policy_delay": 2})
+    assert (config.actor_lr, config.gamma, config.policy_delay) == (1.0, 0.5, 2)
+    assert isinstance(config.actor_lr, float)
+    apply_overrides(config, "hac", {"model.n_layers": 1, "model.actor_hidden": [32]})
+    assert config._model_config["n_layers"] == 1
+    assert tuple(config._model_config["actor_hidden"]) == (32,)
+
+
+def test_train_refuses_an_env_of_a_kind_the_algorithm_does_not_train_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], ray_never_starts: None
+) -> None:
+    """A (fake) algorithm that trains on rating walks only, given the slate env."""
+    import dataclasses
+
+    from rayrec.algorithms import registry
+
+    walker = dataclasses.replace(
+        registry.get_algorithm("ddpg"), name="walker", env_kinds=("rating_walk",)
+    )
+    monkeypatch.setitem(registry.ALGORITHMS, "walker", walker)
+    assert main(["train", "walker", "--env", SYNTHETIC]) == 2
+    err = capsys.readouterr().err
+    assert f"{SYNTHETIC}: kind 'slate': walker trains on rating_walk" in err, err
+
+
+def test_every_registered_protocol_is_implemented() -> None:
+    from rayrec.algorithms.registry import ALGORITHMS
+    from rayrec.evaluation import PROTOCOLS
+
+    assert {entry.protocol for entry in ALGORITHMS.values()} <= set(PROTOCOLS)

@@ -160,8 +160,8 @@ def finished_run(folder: Path, plan: TablePlan, algo: str, seed: int) -> dict[st
 def train_options(table: Table, plan: TablePlan, algo: str, seed: int, folder: Path) -> Any:
     """The :class:`rayrec.train.TrainOptions` of one run: the budget in env steps, or
     the same number of updates for an algorithm that samples no env steps."""
-    from rayrec.algorithms.registry import make_config
-    from rayrec.train import TrainOptions, samples_env
+    from rayrec.algorithms.registry import get_algorithm, make_config
+    from rayrec.train import TrainOptions
 
     overrides = dict(plan.overrides.get(algo, {}))
     opts = TrainOptions(
@@ -176,7 +176,7 @@ def train_options(table: Table, plan: TablePlan, algo: str, seed: int, folder: P
         eval_users=plan.eval_users,
         checkpoint_every=None,  # a table keeps results, not (replay-buffer sized) checkpoints
     )
-    if not samples_env(algo) and table.update_reference is not None:
+    if not get_algorithm(algo).samples_env and table.update_reference is not None:
         ref = make_config(table.update_reference)
         updates = math.ceil(ref.training_intensity * plan.budget_steps / ref.total_train_batch_size)
         config = make_config(algo)
