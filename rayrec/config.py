@@ -160,13 +160,27 @@ _DEFAULT_TYPES: tuple[tuple[type, Any], ...] = (
 
 def data_fields(obj: Any) -> dict[str, Any]:
     """The public, non-callable data attributes of ``obj`` and their current values:
-    what a ``KEY=VALUE`` override may set (not methods, properties, classes or
-    private state)."""
-    return {
+    what a ``KEY=VALUE`` override may set. Its instance attributes, and properties with
+    a setter (RLlib's ``train_batch_size_per_learner``) whose getter works (a deprecated
+    alias raises); not methods, read-only properties, classes or private state."""
+    fields = {
         name: value
         for name, value in vars(obj).items()
         if not name.startswith("_") and not callable(value)
     }
+    for cls in type(obj).__mro__:
+        for name, attr in vars(cls).items():
+            if name.startswith("_") or name in fields or not isinstance(attr, property):
+                continue
+            if attr.fset is None:
+                continue
+            try:
+                value = getattr(obj, name)
+            except Exception:  # a deprecated alias refuses to be read
+                continue
+            if not callable(value):
+                fields[name] = value
+    return fields
 
 
 def check_like(default: Any, value: Any, where: str) -> Any:

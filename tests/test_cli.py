@@ -151,6 +151,8 @@ def test_overrides_are_typed_by_the_fields_default() -> None:
     config = make_config("hac")
     apply_overrides(config, "hac", {"actor_lr": 1, "gamma": "0.5", "policy_delay": 2})
     assert (config.actor_lr, config.gamma, config.policy_delay) == (1.0, 0.5, 2)
+    apply_overrides(config, "hac", {"train_batch_size_per_learner": 128})  # a settable property
+    assert config.train_batch_size_per_learner == 128
     assert isinstance(config.actor_lr, float)
     apply_overrides(config, "hac", {"model.n_layers": 1, "model.actor_hidden": [32]})
     assert config._model_config["n_layers"] == 1
