@@ -203,6 +203,16 @@ def check_field(cls: type, name: str, value: Any, where: str) -> Any:
     return _convert(typing.get_type_hints(cls)[name], value, where)
 
 
+def lookup(registry: Mapping[str, T], name: str, what: str, hint: str = "") -> T:
+    """``registry[name]``, or an :class:`InputError` naming the known names:
+    ``unknown <what> 'x'; expected one of: a, b<hint>``."""
+    try:
+        return registry[name]
+    except KeyError:
+        known = ", ".join(sorted(registry))
+        raise InputError(f"unknown {what} {name!r}; expected one of: {known}{hint}") from None
+
+
 def to_dict(obj: Any) -> Any:
     """A dataclass (nested) as plain dicts/lists, for YAML/JSON."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

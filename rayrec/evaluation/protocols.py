@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rayrec.config import lookup
 from rayrec.errors import InputError
 from rayrec.evaluation import full_ranking, rating_error, slate_rollout
 from rayrec.evaluation.result import EvalResult
@@ -136,12 +137,7 @@ def get_protocol(name: str) -> EvaluationProtocol:
     Raises:
         InputError: naming the known protocols.
     """
-    try:
-        return PROTOCOLS[name]
-    except KeyError:
-        raise InputError(
-            f"unknown evaluation protocol {name!r}; expected one of: {', '.join(PROTOCOLS)}"
-        ) from None
+    return lookup(PROTOCOLS, name, "evaluation protocol")
 
 
 def protocol_for_kind(kind: str) -> EvaluationProtocol:

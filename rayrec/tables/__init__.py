@@ -3,7 +3,7 @@ paper table, in the registry :data:`TABLES`."""
 
 from __future__ import annotations
 
-from rayrec.errors import InputError
+from rayrec.config import lookup
 from rayrec.tables.hac import HAC_TABLE
 from rayrec.tables.runner import Column, Table, TablePlan, run_table, summarize
 
@@ -17,13 +17,7 @@ def get_table(name: str) -> Table:
     Raises:
         InputError: naming the known tables.
     """
-    try:
-        return TABLES[name]
-    except KeyError:
-        raise InputError(
-            f"unknown table {name!r}; expected one of: {', '.join(sorted(TABLES))}"
-            " (`rayrec reproduce --list` says what each reproduces)"
-        ) from None
+    return lookup(TABLES, name, "table", " (`rayrec reproduce --list` says what each is)")
 
 
 __all__ = ["TABLES", "Column", "Table", "TablePlan", "get_table", "run_table", "summarize"]
