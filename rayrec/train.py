@@ -136,9 +136,22 @@ def apply_overrides(
         where = source.format(key=key)
         if key not in fields:
             raise InputError(f"{where}: {_not_a_field(config, algo, key, fields)}")
+        if value is None and _nullable(config, key):
+            setattr(config, key, None)  # RLlib's own meaning of None for this field
+            continue
         setattr(config, key, check_like(fields[key], value, where))
     if model:
         config.rl_module(model_config=_model_config(config, algo, model, source))
+
+
+def _nullable(config: Any, key: str) -> bool:
+    """Whether RLlib's own config class (the first RLlib class ``config`` derives from)
+    has None as ``key``'s default: None then has RLlib's meaning there (e.g.
+    ``training_intensity=None``: one update per training step), though our preset sets
+    a number."""
+    rllib_class = next(c for c in type(config).__mro__ if c.__module__.startswith("ray.rllib."))
+    defaults = vars(rllib_class())
+    return key in defaults and defaults[key] is None
 
 
 def _not_a_field(config: Any, algo: str, key: str, fields: Mapping[str, Any]) -> str:

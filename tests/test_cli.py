@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rayrec.cli import main
+from rayrec.errors import InputError
 from tests.conftest import shared_dataset
 from tests.data.movielens_fixtures import ratings_text, write_ml1m
 
@@ -157,6 +158,19 @@ def test_overrides_are_typed_by_the_fields_default() -> None:
     apply_overrides(config, "hac", {"model.n_layers": 1, "model.actor_hidden": [32]})
     assert config._model_config["n_layers"] == 1
     assert tuple(config._model_config["actor_hidden"]) == (32,)
+
+
+def test_none_is_taken_only_where_rllib_means_something_by_it() -> None:
+    """``training_intensity`` is None in RLlib's DQNConfig (one update per training
+    step) though our preset sets 2.0; ``actor_lr`` has no None meaning."""
+    from rayrec.algorithms.registry import make_config
+    from rayrec.train import apply_overrides
+
+    config = make_config("hac")
+    apply_overrides(config, "hac", {"training_intensity": None})
+    assert config.training_intensity is None
+    with pytest.raises(InputError, match="actor_lr: expected a number, got NoneType None"):
+        apply_overrides(config, "hac", {"actor_lr": None})
 
 
 def test_train_refuses_an_env_of_a_kind_the_algorithm_does_not_train_on(
