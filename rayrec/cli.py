@@ -10,17 +10,22 @@ error. ``--debug`` shows tracebacks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rayrec import __version__
 from rayrec.errors import EXIT_FAILURE, InputError, RayrecError
+
+if TYPE_CHECKING:
+    from rayrec.runs import Existing
 
 Handler = Callable[[argparse.Namespace], int]
 #: "group verb" (or "verb") -> (parser builder, handler)
@@ -372,11 +377,45 @@ def _quiet_ray_notices(args: argparse.Namespace) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+#: ``rayrec train``'s option defaults. The parser's defaults are None, so a resumed run
+#: can tell the options given now from its recorded ones.
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "env": "envs/synthetic.yaml",
+    "simulator": None,
+    "num_env_runners": 0,
+    "num_envs": 32,
+    "gpus": 0.0,
+    "seed": 0,
+    "stop_iters": 60,
+    "stop_timesteps": None,
+    "eval_users": 500,
+    "checkpoint_every": 10,
+}
+#: ``rayrec train`` option (argparse dest) -> (TrainOptions field, flag)
+TRAIN_FIELDS: dict[str, tuple[str, str]] = {
+    "env": ("env", "--env"),
+    "simulator": ("simulator", "--simulator"),
+    "num_env_runners": ("num_env_runners", "--num-env-runners"),
+    "num_envs": ("num_envs_per_env_runner", "--num-envs"),
+    "gpus": ("gpus", "--gpus"),
+    "seed": ("seed", "--seed"),
+    "stop_iters": ("stop_iters", "--stop-iters"),
+    "stop_timesteps": ("stop_timesteps", "--stop-timesteps"),
+    "eval_users": ("eval_users", "--eval-users"),
+    "checkpoint_every": ("checkpoint_every", "--checkpoint-every"),
+}
+#: what a resumed run may change: its budget, evaluation size and checkpoint cadence
+RESUME_MAY_CHANGE = ("stop_iters", "stop_timesteps", "eval_users", "checkpoint_every")
+
+
 def _train_args(p: argparse.ArgumentParser) -> None:
     from rayrec.algorithms.registry import ALGORITHMS
 
-    p.add_argument("algo", choices=sorted(ALGORITHMS), help="algorithm")
-    p.add_argument("--env", default="envs/synthetic.yaml", help="env spec (default: synthetic)")
+    d = TRAIN_DEFAULTS
+    p.add_argument(
+        "algo", nargs="?", choices=sorted(ALGORITHMS), help="algorithm (omit with --resume DIR)"
+    )
+    p.add_argument("--env", help=f"env spec (default: {d['env']})")
     p.add_argument("--simulator", help="simulator checkpoint folder (default: from the spec)")
     p.add_argument(
         "--config",
@@ -385,37 +424,135 @@ def _train_args(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a config field, e.g. --config actor_lr=1e-3 (repeatable)",
     )
-    p.add_argument("--num-env-runners", type=int, default=0, help="remote env runners")
-    p.add_argument("--num-envs", type=int, default=32, help="users stepped per env runner")
-    p.add_argument("--gpus", type=float, default=0.0, help="GPUs per learner (fractions ok)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--stop-iters", type=int, default=60)
-    p.add_argument("--stop-timesteps", type=int)
-    p.add_argument("--eval-users", type=int, default=500)
-    p.add_argument("--out", help="output folder (default runs/train/<algo>-<env>-s<seed>)")
+    p.add_argument("--num-env-runners", type=int, help="remote env runners (default 0)")
+    p.add_argument("--num-envs", type=int, help="users stepped per env runner (default 32)")
+    p.add_argument("--gpus", type=float, help="GPUs per learner (fractions ok; default 0)")
+    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--stop-iters", type=int, help="iterations to train (default 60)")
+    p.add_argument("--stop-timesteps", type=int, help="or stop after this many env steps")
+    p.add_argument("--eval-users", type=int, help="users of the final evaluation (default 500)")
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        help="a checkpoint every N iterations and at the end (default 10)",
+    )
+    p.add_argument(
+        "--out",
+        help="run folder (default: a new numbered folder in runs/train/<algo>-<env>-s<seed>/,"
+        " with `latest` pointing at it); an existing, non-empty one needs --resume or"
+        " --overwrite",
+    )
+    existing = p.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="continue the run in DIR (or --out; a folder of numbered runs: its latest) from"
+        " its checkpoint, with its recorded options",
+    )
+    existing.add_argument(
+        "--overwrite", action="store_true", help="delete what the --out run folder holds first"
+    )
     p.add_argument("--json", action="store_true", help="end with one JSON object (result)")
+
+
+def _same_option(field: str, given: Any, recorded: Any) -> bool:
+    if given == recorded:
+        return True
+    if field in ("env", "simulator") and given is not None and recorded is not None:
+        return bool(Path(given).resolve() == Path(recorded).resolve())
+    return False
+
+
+def train_options(args: argparse.Namespace) -> tuple[Any, Existing, list[str]]:
+    """``rayrec train``'s :class:`rayrec.train.TrainOptions`, what to do with an existing
+    run folder (``refuse`` / ``resume`` / ``overwrite``), and the notes to show.
+
+    With ``--resume``, the options are the run folder's recorded ones; options given now
+    must agree with them, except those in :data:`RESUME_MAY_CHANGE` (noted).
+
+    Raises:
+        InputError: naming the option (nothing is read but the run folder's status).
+    """
+    from rayrec.algorithms.registry import ALGORITHMS
+    from rayrec.runs import default_run_root, read_status, resolve_run_folder
+    from rayrec.train import TrainOptions, parse_overrides
+
+    given = {dest: getattr(args, dest) for dest in TRAIN_FIELDS if getattr(args, dest) is not None}
+    overrides = parse_overrides(args.config) if args.config else None
+    values = {**TRAIN_DEFAULTS, **given}
+    if args.overwrite and args.out is None:
+        raise InputError("--overwrite: expected --out DIR (a default run folder is always new)")
+    if args.resume is None:
+        if args.algo is None:
+            raise InputError(
+                f"train: expected an algorithm, one of {', '.join(sorted(ALGORITHMS))}"
+                " (or --resume DIR to continue a run)"
+            )
+        opts = TrainOptions(
+            algo=args.algo,
+            overrides=overrides or {},
+            out=args.out,
+            **{field: values[dest] for dest, (field, _) in TRAIN_FIELDS.items()},
+        )
+        return opts, "overwrite" if args.overwrite else "refuse", []
+
+    if args.resume and args.out and Path(args.resume) != Path(args.out):
+        raise InputError(
+            f"--resume {args.resume} and --out {args.out}: name the run folder once"
+            " (`rayrec train --resume DIR`)"
+        )
+    target = args.resume or args.out
+    if not target:
+        if args.algo is None:
+            raise InputError("--resume: expected the run folder to continue (--resume DIR)")
+        target = default_run_root(args.algo, values["env"], values["seed"])
+    folder = resolve_run_folder(Path(target))
+    status = read_status(folder)
+    if status is None:
+        raise InputError(
+            f"{folder}: no run to resume here (no status.json); start one with"
+            " `rayrec train ALGO --out DIR`"
+        )
+    recorded = TrainOptions.from_record(status.options, where=f"{folder}/status.json")
+    notes: list[str] = []
+    if args.algo is not None and args.algo != recorded.algo:
+        raise InputError(
+            f"train {args.algo}: the run in {folder} trains {recorded.algo}; a resumed run"
+            " keeps its algorithm"
+        )
+    may_change = [TRAIN_FIELDS[d][1] for d in RESUME_MAY_CHANGE]
+    for dest, value in given.items():
+        field, flag = TRAIN_FIELDS[dest]
+        old = getattr(recorded, field)
+        if _same_option(field, value, old):
+            continue
+        if dest not in RESUME_MAY_CHANGE:
+            raise InputError(
+                f"{flag} {value}: the run in {folder} was started with {flag} {old}; a resumed"
+                f" run keeps its options (it may change {', '.join(may_change)})"
+            )
+        setattr(recorded, field, value)
+        notes.append(f"{flag} {value} (was {old})")
+    if overrides is not None and overrides != recorded.overrides:
+        raise InputError(
+            f"--config: the run in {folder} was started with {recorded.overrides or 'none'};"
+            " a resumed run keeps its config (omit --config)"
+        )
+    recorded.out = str(folder)
+    return recorded, "resume", notes
 
 
 @command("train", _train_args)
 def _train(args: argparse.Namespace) -> int:
     """train an algorithm against a simulator, then evaluate it"""
-    from rayrec.train import LOGGED_LEARNER_KEYS, TrainOptions, parse_overrides, run_training
+    import shlex
 
-    env_name = Path(args.env).stem
-    opts = TrainOptions(
-        algo=args.algo,
-        env=args.env,
-        overrides=parse_overrides(args.config),
-        simulator=args.simulator,
-        num_env_runners=args.num_env_runners,
-        num_envs_per_env_runner=args.num_envs,
-        gpus=args.gpus,
-        seed=args.seed,
-        stop_iters=args.stop_iters,
-        stop_timesteps=args.stop_timesteps,
-        out=args.out or f"runs/train/{args.algo}-{env_name}-s{args.seed}",
-        eval_users=args.eval_users,
-    )
+    from rayrec.runs import Interrupts, RunFolder, RunInterrupted, resume_command
+    from rayrec.train import LOGGED_LEARNER_KEYS, run_training
+
+    opts, existing, notes = train_options(args)
     _quiet_ray_notices(args)
 
     def progress(row: dict[str, Any]) -> None:
@@ -430,10 +567,59 @@ def _train(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    result = run_training(opts, progress)
+    def claimed(folder: RunFolder) -> None:
+        if folder.resumes_from is None:
+            print(f"run folder: {folder.path}", flush=True)
+        elif folder.resumes_from:
+            was = folder.previous.describe() if folder.previous is not None else "a run"
+            print(
+                f"resuming {folder.path}, {was}: training on from iteration"
+                f" {folder.resumes_from + 1}",
+                flush=True,
+            )
+        else:
+            print(f"resuming {folder.path}: no checkpoint, training from iteration 1", flush=True)
+        for note in notes:
+            print(f"  {note}", flush=True)
+
+    def notify(signum: int) -> None:
+        name = signal.Signals(signum).name
+        # a signal can land while stderr is being written: a reentrant write raises
+        with contextlib.suppress(RuntimeError):
+            print(
+                f"\n{name}: stopping after the iteration in progress, with a checkpoint"
+                " (again to stop at once)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    try:
+        result = run_training(
+            opts,
+            progress,
+            existing=existing,
+            interrupts=Interrupts(notify),
+            started=claimed,
+            command=shlex.join(["rayrec", *getattr(args, "argv", [])]),
+        )
+    except RunInterrupted as exc:
+        ckpt = (
+            f"checkpoint at iteration {exc.checkpoint_iteration}"
+            if exc.checkpoint_iteration
+            else "no checkpoint: a resumed run starts from iteration 1"
+        )
+        dropped = f"iteration {exc.iteration + 1} abandoned; " if exc.abandoned else ""
+        print(
+            f"interrupted ({exc.signal_name}) after iteration {exc.iteration}; {dropped}{ckpt}",
+            file=sys.stderr,
+        )
+        print(f"run folder: {exc.folder} (status: interrupted)", file=sys.stderr)
+        print(f"resume with: {resume_command(exc.folder)}", file=sys.stderr, flush=True)
+        return exc.exit_code
     print(f"evaluation ({opts.eval_users} users, {result['protocol']}, greedy):")
     _print_metrics(result["protocol"], result["evaluation"], indent="  ")
     print(f"checkpoint: {result['checkpoint']}")
+    print(f"run folder: {result['out']} (status: finished)")
     if args.json:
         emit_json(result)
     return 0
@@ -702,6 +888,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if not (args.debug or args.verbose):

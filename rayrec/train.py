@@ -17,26 +17,31 @@ policy, as the HAC paper's protocol says. Ray is started locally unless a cluste
 reachable (``RAY_ADDRESS`` / ``ray start``); env runners each step a batched
 ``SlateEnv`` of ``num_envs_per_env_runner`` users.
 
-Outputs of ``rayrec train`` in ``out``: ``checkpoint/`` (``algorithm/``, RLlib's
+Outputs of ``rayrec train`` in its run folder (:mod:`rayrec.runs`: claimed atomically,
+never silently reused): ``status.json`` (running / finished / interrupted / failed, the
+last completed iteration, the options), ``checkpoint/`` (``algorithm/``, RLlib's
 algorithm checkpoint, and ``rayrec_trial.json``, the counters), ``progress.csv`` (one
-row per iteration), ``tensorboard/`` (the same scalars plus the final evaluation, as
-TensorBoard event files: ``tensorboard --logdir OUT``), ``result.json`` (config,
-budget, final evaluation of the agent and of the reference policies).
+row appended per iteration), ``tensorboard/`` (the same scalars plus the final
+evaluation, as TensorBoard event files: ``tensorboard --logdir OUT``), and for a
+finished run ``result.json`` (config, budget, final evaluation of the agent and of the
+reference policies). SIGINT / SIGTERM stop the run after the iteration in progress,
+with a checkpoint; ``rayrec train --resume OUT`` continues it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import difflib
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from signal import SIGINT
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -46,6 +51,18 @@ from rayrec.data.io import atomic_write_text
 from rayrec.environments import env_config_for, env_creator_name, read_kind
 from rayrec.errors import InputError
 from rayrec.evaluation import EvalResult, EvaluationProtocol, get_protocol, protocol_for_kind
+from rayrec.runs import (
+    CHECKPOINT_DIR,
+    Existing,
+    Interrupts,
+    ProgressLog,
+    RunFolder,
+    RunInterrupted,
+    claim,
+    default_run_root,
+    new_run_folder,
+    read_status,
+)
 from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 
 log = logging.getLogger(__name__)
@@ -55,6 +72,9 @@ LOGGED_LEARNER_KEYS = ("policy_loss", "vf_loss", "entropy", "vf_explained_var")
 #: inside a checkpoint folder: the RLlib algorithm state and the run's counters
 ALGO_DIR = "algorithm"
 TRIAL_STATE = "rayrec_trial.json"
+#: the first columns of an iteration's row (progress.csv keeps this order, then the
+#: others sorted)
+ROW_COLUMNS = ("iteration", "train_seconds", "env_steps", "episode_return_mean", "episode_len_mean")
 #: ``--config model.<field>=value`` sets a field of the algorithm's model config
 MODEL_PREFIX = "model."
 
@@ -72,7 +92,9 @@ class TrainOptions:
     ``overrides`` are ``--config`` fields (``model.<field>`` for the model config);
     ``source`` formats the name of an overridden field in errors (``--config {key}``
     on the command line, ``config.{key}`` in a sweep spec). ``checkpoint_every`` None:
-    no checkpoint at all (a table's runs keep only their results).
+    no checkpoint at all (a table's runs keep only their results). ``out`` None: a new
+    numbered run folder under ``runs/train/<algo>-<env>-s<seed>/``
+    (:func:`rayrec.runs.new_run_folder`).
     """
 
     algo: str
@@ -85,13 +107,19 @@ class TrainOptions:
     seed: int = 0
     stop_iters: int = 60
     stop_timesteps: int | None = None
-    out: str = "runs/train"
+    out: str | None = None
     eval_users: int = 500
     checkpoint_every: int | None = 10
     source: str = "--config {key}"
 
-    def validate(self) -> None:
-        """Seeds and counts in range (before anything is built).
+    def validate(self, *, local: bool = False) -> None:
+        """Seeds, counts and budgets in range (before anything is built or started).
+
+        Args:
+            local: also check what this machine must have for a run whose learner
+                trains in this process (``rayrec train``, a table's runs): a CUDA GPU
+                when ``gpus`` > 0. A Tune trial's learner may be placed on another
+                node, so sweeps leave this to Ray.
 
         Raises:
             InputError: naming the option, the bound and the value.
@@ -101,6 +129,8 @@ class TrainOptions:
             ("--num-env-runners", self.num_env_runners, 0),
             ("--num-envs", self.num_envs_per_env_runner, 1),
             ("--eval-users", self.eval_users, 1),
+            ("--stop-iters", self.stop_iters, 1),
+            ("--stop-timesteps", 1 if self.stop_timesteps is None else self.stop_timesteps, 1),
             (
                 "--checkpoint-every",
                 1 if self.checkpoint_every is None else self.checkpoint_every,
@@ -109,11 +139,35 @@ class TrainOptions:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InputError(f"{option}: expected an integer >= {low}, got {value!r}")
-        if not self.gpus >= 0:
+        if not self.gpus >= 0 or not math.isfinite(self.gpus):
             raise InputError(f"--gpus: expected a number >= 0, got {self.gpus!r}")
+        if local and self.gpus > 0:
+            import torch
+
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if self.gpus > count:
+                seen = f"only {count} CUDA GPU(s)" if count else "no CUDA GPU"
+                raise InputError(
+                    f"--gpus: {self.gpus:g} GPU(s) asked for the learner, which trains in"
+                    f" this process, but torch sees {seen} on this machine; use --gpus"
+                    f" {min(count, 1)}"
+                )
 
     def stop(self) -> StopCriteria:
         return StopCriteria(iterations=self.stop_iters, env_steps=self.stop_timesteps)
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any], where: str) -> TrainOptions:
+        """The options a run folder recorded (``status.json``'s ``options``).
+
+        Raises:
+            InputError: naming ``where`` when they are not a run's options.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        try:
+            return cls(**{k: v for k, v in dict(data).items() if k in known})
+        except TypeError as exc:
+            raise InputError(f"{where}: options: expected a run's options, got {exc}") from exc
 
 
 # ------------------------------------------------------------------ config
@@ -467,97 +521,225 @@ class TrainingRun:
 
 # --------------------------------------------------------- rayrec train's files
 class LocalOutputs:
-    """``rayrec train``'s sink: ``progress.csv`` (rewritten each iteration),
-    TensorBoard scalars, ``checkpoint/`` on the run's cadence, and a progress callback.
+    """``rayrec train``'s sink, writing into a claimed run folder
+    (:class:`rayrec.runs.RunFolder`): ``progress.csv`` (one row appended per
+    iteration), TensorBoard scalars, ``checkpoint/`` on the run's cadence, the
+    folder's ``status.json`` after each iteration, and a progress callback.
 
-    An algorithm that samples no env steps logs its curves per iteration.
+    With ``interrupts``, a stop requested by SIGINT / SIGTERM ends the run after the
+    iteration in progress: a checkpoint is taken (when the run takes checkpoints at
+    all) and :class:`rayrec.runs.RunInterrupted` is raised. An algorithm that samples
+    no env steps logs its curves per iteration.
     """
 
     def __init__(
         self,
-        out: Path,
+        folder: RunFolder,
         algo: str,
         *,
         per_iteration: bool = False,
         progress: Callable[[dict[str, Any]], None] | None = None,
+        interrupts: Interrupts | None = None,
     ) -> None:
-        self.out = out
+        self.folder = folder
+        self.out = folder.path
         self.algo = algo
         self.per_iteration = per_iteration
         self.progress = progress
-        self.rows: list[dict[str, Any]] = []
+        self.interrupts = interrupts
+        self.log = ProgressLog(folder.progress, leading=ROW_COLUMNS)
+        self.last_row: dict[str, Any] | None = None
         self.saved = False
-        self.board = _board(out / "tensorboard")
+        self.board: Any = None
 
     @property
     def checkpoint(self) -> Path:
-        return self.out / "checkpoint"
+        return self.folder.checkpoint
+
+    def _step(self, row: Mapping[str, Any]) -> int:
+        return int(float(row["iteration"] if self.per_iteration else row["env_steps"]))
+
+    def begin(self, state: RunState) -> None:
+        """Continue after ``state`` (a new run: iteration 0): ``progress.csv`` keeps the
+        rows up to its iteration, TensorBoard drops the events after it."""
+        kept = self.log.keep_through(state.iteration)
+        if kept is None:
+            shutil.rmtree(self.folder.tensorboard, ignore_errors=True)
+            self.board = _board(self.folder.tensorboard)
+        else:
+            self.board = _board(self.folder.tensorboard, purge_step=self._step(kept) + 1)
+        self.saved = state.iteration > 0 and self.checkpoint.is_dir()
 
     def iteration(self, run: TrainingRun, it: Iteration) -> None:
-        self.rows.append(it.row)
-        _write_progress(self.out / "progress.csv", self.rows)
-        step = it.row["iteration"] if self.per_iteration else it.row["env_steps"]
+        self.log.append(it.row)
+        self.last_row = it.row
+        step = self._step(it.row)
         _log_scalars(self.board, "train", it.row, step=step)
         if self.progress is not None:
             self.progress(it.row)
-        if it.checkpoint_due:
+        stop = self.interrupts is not None and self.interrupts.requested
+        stop = stop and it.evaluation is None  # the last iteration simply finishes
+        saved: dict[str, float] | None = None
+        if it.checkpoint_due or (stop and run.checkpoint_every is not None):
             run.save(self.checkpoint)
             self.saved = True
+            saved = {k: it.row[k] for k in ("iteration", "env_steps", "train_seconds")}
         if it.evaluation is not None:
             for name, metrics in it.evaluation.by_policy(self.algo).items():
                 _log_scalars(self.board, f"eval/{name}", metrics, step=it.row["env_steps"])
+        self.folder.iteration_done(it.row["iteration"], saved)
+        if stop:
+            assert self.interrupts is not None and self.interrupts.signum is not None
+            raise RunInterrupted(
+                self.out,
+                it.row["iteration"],
+                self.folder.status.checkpoint_iteration,
+                self.interrupts.signum,
+            )
 
     def close(self) -> None:
         if self.board is not None:
             self.board.close()
+            self.board = None
 
 
 def run_training(
-    opts: TrainOptions, progress: Callable[[dict[str, Any]], None] | None = None
+    opts: TrainOptions,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    *,
+    existing: Existing = "refuse",
+    interrupts: Interrupts | None = None,
+    started: Callable[[RunFolder], None] | None = None,
+    command: str = "",
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train, checkpoint and evaluate; return (and write) the result."""
+    """Train, checkpoint and evaluate in a run folder; return (and write) the result.
+
+    Options, the algorithm config and the run folder are all checked before Ray
+    starts (:class:`InputError` naming the option or folder; nothing written).
+    ``opts.out`` None: a new numbered folder (:func:`rayrec.runs.new_run_folder`).
+
+    Args:
+        opts: the run's options.
+        progress: called with each iteration's row.
+        existing: an ``opts.out`` that holds something is refused, resumed (from its
+            checkpoint; ``progress.csv`` continues after the checkpoint's iteration)
+            or overwritten (:func:`rayrec.runs.claim`).
+        interrupts: SIGINT / SIGTERM handling while training; without it a
+            ``KeyboardInterrupt`` abandons the iteration in progress.
+        started: called with the claimed folder once the run is set to go (after a
+            resume's checkpoint is restored).
+        command: the command line, recorded in ``status.json``.
+        extra: more keys for ``result.json`` (a table's budget and code version).
+
+    Raises:
+        RunInterrupted: stopped by a signal (or KeyboardInterrupt); the folder is
+            marked ``interrupted`` with its last completed iteration.
+    """
     import ray
 
+    opts.validate(local=True)
     run = TrainingRun.from_options(opts)
-    out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if not ray.is_initialized():
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    if opts.out is None:
+        path = new_run_folder(default_run_root(opts.algo, opts.env, opts.seed))
+        existing = "refuse"
+    else:
+        path = Path(opts.out)
+    opts = dataclasses.replace(opts, out=str(path))
+    if existing == "resume":
+        _check_stop_ahead(opts, path)
+    folder = claim(path, existing, options=dataclasses.asdict(opts), command=command)
     sink = LocalOutputs(
-        out, opts.algo, per_iteration=not get_algorithm(opts.algo).samples_env, progress=progress
+        folder,
+        opts.algo,
+        per_iteration=not get_algorithm(opts.algo).samples_env,
+        progress=progress,
+        interrupts=interrupts,
     )
     try:
-        with run:
-            run.start()
+        if not ray.is_initialized():
+            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        with interrupts if interrupts is not None else contextlib.nullcontext(), run:
+            run.start(folder.checkpoint if folder.resumes_from else None)
+            sink.begin(run.state)
+            if started is not None:
+                started(folder)
             evaluation = run.run(sink)
+    except RunInterrupted:
+        folder.interrupted()
+        raise
+    except KeyboardInterrupt as exc:
+        folder.interrupted()
+        signum = interrupts.signum if interrupts is not None and interrupts.signum else SIGINT
+        raise RunInterrupted(
+            folder.path,
+            folder.status.iteration,
+            folder.status.checkpoint_iteration,
+            signum,
+            abandoned=True,
+        ) from exc
+    except SystemExit:  # Ray's own SIGTERM handler, when no Interrupts are installed
+        folder.interrupted()
+        raise
+    except BaseException as exc:
+        folder.failed(exc)
+        raise
     finally:
         sink.close()
-    last = sink.rows[-1]
+    last = sink.last_row or {}
     result_json = {
         "algorithm": opts.algo,
         "env": opts.env,
         "simulator": str(run.config.env_config["simulator"]),
         "seed": opts.seed,
-        "iterations": last["iteration"],
-        "env_steps": last["env_steps"],
-        "train_seconds": last["train_seconds"],
+        "iterations": last.get("iteration"),
+        "env_steps": last.get("env_steps"),
+        "train_seconds": last.get("train_seconds"),
         "overrides": opts.overrides,
         "protocol": evaluation.protocol,
         "evaluation": evaluation.by_policy(opts.algo),
         "checkpoint": str(sink.checkpoint.resolve()) if sink.saved else None,
+        "out": str(folder.path),
+        **(extra or {}),
     }
-    atomic_write_text(out / "result.json", json.dumps(result_json, indent=2, default=str))
+    atomic_write_text(folder.result, json.dumps(result_json, indent=2, default=str))
+    folder.finished()
     return result_json
 
 
-def _board(path: Path) -> Any:
-    """A TensorBoard writer (tensorboardX, installed with ``ray[tune]``), or None."""
+def _check_stop_ahead(opts: TrainOptions, path: Path) -> None:
+    """A run to resume must have iterations left: its stop criteria not yet met at the
+    checkpoint it continues from.
+
+    Raises:
+        InputError: naming the folder, where it stands and the options to extend.
+    """
+    status = read_status(path)
+    ckpt = status.checkpoint if status is not None else None
+    if status is None or ckpt is None or not (path / CHECKPOINT_DIR).is_dir():
+        return
+    iteration, env_steps = int(ckpt["iteration"]), int(ckpt["env_steps"])
+    if opts.stop().reached(iteration, env_steps, 0.0):
+        budget = f"--stop-iters {opts.stop_iters}" + (
+            f", --stop-timesteps {opts.stop_timesteps}" if opts.stop_timesteps else ""
+        )
+        raise InputError(
+            f"{path}: {status.describe()}, {env_steps} env steps, has reached its stop"
+            f" criteria ({budget}): nothing to train; pass a larger --stop-iters or"
+            " --stop-timesteps to train on, or --overwrite to start again"
+        )
+
+
+def _board(path: Path, purge_step: int | None = None) -> Any:
+    """A TensorBoard writer (tensorboardX, installed with ``ray[tune]``), or None;
+    ``purge_step``: events of an earlier session from that step on are dropped (a
+    resumed run logs them again)."""
     try:
         from tensorboardX import SummaryWriter
     except ImportError:  # pragma: no cover - ray[tune] depends on it
         log.warning("tensorboardX is not installed: no TensorBoard logs")
         return None
-    return SummaryWriter(str(path), flush_secs=10)
+    return SummaryWriter(str(path), flush_secs=10, purge_step=purge_step)
 
 
 def _log_scalars(board: Any, prefix: str, values: Mapping[str, Any], step: int) -> None:
@@ -568,16 +750,6 @@ def _log_scalars(board: Any, prefix: str, values: Mapping[str, Any], step: int) 
             continue
         if isinstance(value, int | float) and value == value:  # skips None and NaN
             board.add_scalar(f"{prefix}/{key}", float(value), global_step=step)
-
-
-def _write_progress(path: Path, rows: list[dict[str, Any]]) -> None:
-    keys = sorted({k for r in rows for k in r}, key=lambda k: (k != "iteration", k))
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
 
 
 # ------------------------------------------------------------- evaluating later

@@ -7,11 +7,15 @@ reproduction of it, the table's defaults with the command line's choices applied
 (:func:`rayrec.train.run_training`) and evaluates it by the table's protocol, next to
 the protocol's reference policies on the same users.
 
-Runs are resumable: each (algorithm, seed) writes ``OUT/<algo>/s<seed>/result.json``
-atomically when it finishes, with the code version that made it
-(:func:`rayrec.provenance.code_version`), and a rerun with the same budget reuses
-finished runs (saying so when they were made with other code; delete a run's folder to
-retrain it). The table, whose caption names the code versions, is written to
+Runs are resumable: each (algorithm, seed) is a run folder ``OUT/<algo>/s<seed>`` with
+the lifecycle of every run (:mod:`rayrec.runs`: ``status.json`` says running /
+finished / interrupted / failed); a finished run writes ``result.json`` atomically,
+with the code version that made it (:func:`rayrec.provenance.code_version`), and a
+rerun with the same budget reuses finished runs (saying so when they were made with
+other code; delete a run's folder to retrain it). A run folder that is not finished
+(interrupted, failed, or left ``running`` by a process that died) is never taken for
+finished: it is trained again from scratch (a table's runs keep no checkpoint); one a
+live process is writing is refused. The table, whose caption names the code versions, is written to
 ``OUT/table.md``, one row per run to ``OUT/runs.csv`` and everything to
 ``OUT/summary.json``. Rows are mean ± sample std (ddof 1) over seeds. A run keeps
 its ``progress.csv``, TensorBoard logs and result, not a checkpoint (an off-policy
@@ -143,9 +147,14 @@ def run_dir(out: Path, algo: str, seed: int) -> Path:
 
 
 def finished_run(folder: Path, plan: TablePlan, algo: str, seed: int) -> dict[str, Any] | None:
-    """The run's result if it finished with the plan's budget and evaluation, else None."""
-    path = folder / "result.json"
-    if not path.is_file():
+    """The run's result if it finished with the plan's budget and evaluation, else None
+    (a folder whose ``status.json`` says anything but finished is not; one without it
+    is a finished run of an older rayrec when it holds ``result.json``)."""
+    from rayrec.runs import FINISHED, RESULT_FILE, read_status
+
+    path = folder / RESULT_FILE
+    status = read_status(folder)
+    if not path.is_file() or (status is not None and status.status != FINISHED):
         return None
     result: dict[str, Any] = json.loads(path.read_text())
     same = (
@@ -192,6 +201,7 @@ def run_table(
     """Train and evaluate every (algorithm, seed) not finished yet; write the table."""
     from rayrec.environments import env_config_for
     from rayrec.evaluation import get_protocol
+    from rayrec.runs import FINISHED, read_status
     from rayrec.simulator.keys import PART_EVAL
     from rayrec.train import run_training
 
@@ -204,12 +214,26 @@ def run_table(
             folder = run_dir(out, algo, seed)
             done = finished_run(folder, plan, algo, seed)
             if done is None:
-                say(f"training {algo} seed {seed} ({plan.budget_steps} env steps) -> {folder}")
-                done = run_training(train_options(table, plan, algo, seed, folder))
-                done["budget_steps"] = plan.budget_steps
-                done["eval_users"] = plan.eval_users
-                done["code"] = code
-                atomic_write_text(folder / "result.json", json.dumps(done, indent=2, default=str))
+                status = read_status(folder)
+                again = (
+                    f" (restarting: it held {status.describe()})"
+                    if status is not None and status.status != FINISHED
+                    else ""
+                )
+                say(
+                    f"training {algo} seed {seed} ({plan.budget_steps} env steps)"
+                    f" -> {folder}{again}"
+                )
+                done = run_training(
+                    train_options(table, plan, algo, seed, folder),
+                    existing="overwrite",
+                    command=f"rayrec reproduce {table.name} ({algo}, seed {seed})",
+                    extra={
+                        "budget_steps": plan.budget_steps,
+                        "eval_users": plan.eval_users,
+                        "code": code,
+                    },
+                )
             else:
                 made_with = done.get("code", "unrecorded code")
                 note = "" if made_with == code else f"; trained with {made_with}, now {code}"
