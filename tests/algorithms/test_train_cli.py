@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import signal
 import struct
 from pathlib import Path
 from typing import Any
@@ -94,6 +96,15 @@ def test_train_then_evaluate_round_trip(
     for metrics in result["evaluation"].values():
         assert_metrics(metrics)
     assert_tensorboard_has(out / "tensorboard", {"train/L_TD", "eval/hac/total_reward"})
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "finished" and status["iteration"] == 2
+    assert status["checkpoint"]["iteration"] == 2 and status["options"]["stop_iters"] == 2
+
+    # a second run into the same folder is refused, the first one's files untouched
+    assert main(["train", "hac", "--env", str(SYNTHETIC), "--seed", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and "--resume" in err and "--overwrite" in err
+    assert json.loads((out / "result.json").read_text()) == result
 
     code = main(
         [
@@ -117,6 +128,51 @@ def test_train_then_evaluate_round_trip(
     for key in METRICS:
         assert evaluated[key] == pytest.approx(result["evaluation"]["hac"][key]), key
         assert random[key] == pytest.approx(result["evaluation"]["random"][key]), key
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_sigterm_checkpoints_the_last_iteration_and_overwrite_replaces_the_run(
+    ray_session: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SIGTERM while iteration 2 trains: it completes, is checkpointed, the folder says
+    interrupted at 2 and the command exits 143. ``--overwrite`` then replaces the run."""
+    from rayrec.train import TrainingRun
+
+    step = TrainingRun.step
+
+    def step_then_signal(self: TrainingRun) -> Any:
+        if self.state.iteration == 1:  # iteration 2 is about to train
+            os.kill(os.getpid(), signal.SIGTERM)
+        return step(self)
+
+    monkeypatch.setattr(TrainingRun, "step", step_then_signal)
+    out = tmp_path / "run"
+    budget = ["--env", str(SYNTHETIC), "--eval-users", "20", "--out", str(out)]
+    budget += ["--config", "num_steps_sampled_before_learning_starts=64"]
+    assert main(["train", "hac", *budget, "--stop-iters", "4"]) == 143
+    err = capsys.readouterr().err
+    assert "interrupted (SIGTERM) after iteration 2; checkpoint at iteration 2" in err
+    assert f"resume with: rayrec train --resume {out}" in err
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "interrupted" and status["iteration"] == 2
+    assert status["checkpoint"]["iteration"] == 2
+    assert status["resume"] == f"rayrec train --resume {out}"
+    with (out / "progress.csv").open(newline="") as fh:
+        assert [int(r["iteration"]) for r in csv.DictReader(fh)] == [1, 2]
+    assert not (out / "result.json").exists()
+
+    monkeypatch.setattr(TrainingRun, "step", step)
+    assert main(["train", "hac", *budget, "--stop-iters", "1", "--seed", "1", "--overwrite"]) == 0
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "finished" and status["options"]["seed"] == 1
+    with (out / "progress.csv").open(newline="") as fh:
+        assert [int(r["iteration"]) for r in csv.DictReader(fh)] == [1]
+    assert json.loads((out / "result.json").read_text())["seed"] == 1
+    assert len(list((out / "tensorboard").glob("events.out.tfevents.*"))) == 1
 
 
 def test_train_rejects_an_unknown_config_field(
