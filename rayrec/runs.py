@@ -221,18 +221,23 @@ def latest_run(root: Path) -> Path | None:
     """The run ``root/latest`` points at, or None."""
     link = Path(root) / LATEST
     if link.is_symlink():
-        target = link.resolve()
-        return target if target.is_dir() else None
-    if link.is_file():
+        target = Path(root) / os.readlink(link)
+    elif link.is_file():
         target = Path(root) / link.read_text().strip()
-        return target if target.is_dir() else None
-    return None
+    else:
+        return None
+    return target if target.is_dir() else None
 
 
 def resolve_run_folder(path: Path) -> Path:
     """``path`` itself when it is a run folder, else the run its ``latest`` points at
-    (``rayrec train --resume runs/train/hac-synthetic-s0`` continues the newest run)."""
+    (``rayrec train --resume runs/train/hac-synthetic-s0`` continues the newest run);
+    ``.../latest`` itself is the run it points at now."""
     path = Path(path)
+    if path.name == LATEST and (path.is_symlink() or path.is_file()):
+        target = latest_run(path.parent)
+        if target is not None:
+            return target
     if (path / STATUS_FILE).is_file():
         return path
     latest = latest_run(path)

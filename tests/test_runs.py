@@ -93,9 +93,10 @@ def test_latest_points_at_the_newest_run_and_resolves(tmp_path: Path) -> None:
     second = new_run_folder(tmp_path)
     assert (first.name, second.name) == ("001", "002")
     assert (tmp_path / LATEST).is_symlink()
-    assert latest_run(tmp_path) == second.resolve()
+    assert latest_run(tmp_path) == second
     (second / STATUS_FILE).write_text(json.dumps({"status": "finished"}))
-    assert resolve_run_folder(tmp_path) == second.resolve()
+    assert resolve_run_folder(tmp_path) == second
+    assert resolve_run_folder(tmp_path / LATEST) == second
     assert resolve_run_folder(second) == second
 
 
