@@ -332,6 +332,26 @@ def test_a_second_run_into_one_out_is_refused_before_ray(
     assert (out / STATUS_FILE).read_text() == before
 
 
+def test_a_run_that_fails_says_so_and_writes_no_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import ray
+
+    def no_cluster(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("no cluster at this address")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", no_cluster)
+    out = tmp_path / "run"
+    assert main(["train", "hac", "--env", SYNTHETIC, "--out", str(out)]) == 1
+    assert "no cluster at this address" in capsys.readouterr().err
+    status = read_status(out)
+    assert status is not None and status.status == "failed"
+    assert status.error == "RuntimeError: no cluster at this address"
+    assert status.ended is not None and status.resume == f"rayrec train --resume {out}"
+    assert not (out / "result.json").exists()
+
+
 def _finished_run(out: Path, **options: Any) -> None:
     opts = {"algo": "hac", "env": SYNTHETIC, "seed": 0, "stop_iters": 3, **options}
     (out / "checkpoint").mkdir(parents=True)
