@@ -627,8 +627,7 @@ def run_training(
             or overwritten (:func:`rayrec.runs.claim`).
         interrupts: SIGINT / SIGTERM handling while training; without it a
             ``KeyboardInterrupt`` abandons the iteration in progress.
-        started: called with the claimed folder once the run is set to go (after a
-            resume's checkpoint is restored).
+        started: called with the claimed folder, before Ray starts.
         command: the command line, recorded in ``status.json``.
         extra: more keys for ``result.json`` (a table's budget and code version).
 
@@ -657,13 +656,13 @@ def run_training(
         interrupts=interrupts,
     )
     try:
+        if started is not None:
+            started(folder)
         if not ray.is_initialized():
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
         with interrupts if interrupts is not None else contextlib.nullcontext(), run:
             run.start(folder.checkpoint if folder.resumes_from else None)
             sink.begin(run.state)
-            if started is not None:
-                started(folder)
             evaluation = run.run(sink)
     except RunInterrupted:
         folder.interrupted()

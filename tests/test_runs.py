@@ -461,7 +461,7 @@ def test_sigint_mid_run_then_resume_trains_every_iteration_once(
     ray_session: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
-    iters = 6
+    iters = 5
     budget = [
         "--env",
         SYNTHETIC,
