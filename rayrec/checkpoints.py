@@ -27,13 +27,14 @@ exists, it has a manifest, every recorded file has its recorded size and sha256,
 (when given) the env and the algorithm config match; each failure is an
 :class:`~rayrec.errors.InputError` naming the file and what differs.
 
-Hashing reads the whole checkpoint once (sha256 at ~1 GB/s on one core: ~20 ms for
-the 21 MB of a 60-iteration synthetic HAC checkpoint).
+Hashing reads the whole checkpoint once, at save and at load: 35 ms for the 5.8 MB of a
+60-iteration synthetic HAC checkpoint, 0.23 s for 105 MB (a loaded 2-core machine).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -135,11 +136,20 @@ def _float_text(value: Any) -> str:
 
 def env_spaces(env_config: Mapping[str, Any]) -> dict[str, str]:
     """The observation and action spaces (:func:`describe_space`) of the single-user env
-    an RLlib ``env_config`` describes (built through its kind's creator, then closed)."""
+    an RLlib ``env_config`` describes (built through its kind's creator, then closed;
+    remembered per ``env_config``, so a run's saves build it once)."""
+    key = json.dumps(
+        {k: v for k, v in env_config.items() if k != "num_envs"}, sort_keys=True, default=repr
+    )
+    return dict(_env_spaces(key))
+
+
+@functools.lru_cache(maxsize=8)
+def _env_spaces(env_config_json: str) -> dict[str, str]:
     from rayrec.environments.spec import env_kind
 
-    entry = env_kind(str(env_config.get("kind", "slate")))
-    env = entry.make_env({k: v for k, v in env_config.items() if k != "num_envs"})
+    env_config = json.loads(env_config_json)
+    env = env_kind(str(env_config.get("kind", "slate"))).make_env(env_config)
     try:
         return {
             **describe_space(env.observation_space, "observation"),
