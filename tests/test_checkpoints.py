@@ -240,6 +240,13 @@ def test_resume_and_tune_restore_verify_before_building(
         run_for(small_spec).start(copy)
     with pytest.raises(InputError, match=r"model config differs: model.state_dim: 32 there, 16"):
         run_for(SYNTHETIC, **{"model.state_dim": 16}).start(copy)
+    manifest = (copy / MANIFEST).read_bytes()
+    (copy / MANIFEST).unlink()
+    with pytest.raises(InputError, match=f"{copy}: no {MANIFEST}"):
+        run_for(SYNTHETIC).start(copy)
+    with pytest.raises(AssertionError, match="built before"):  # unchecked: builds at once
+        run_for(SYNTHETIC).start(copy, verify=False)
+    (copy / MANIFEST).write_bytes(manifest)
     state = copy / ALGO_STATE
     state.write_bytes(state.read_bytes()[:100])
     with pytest.raises(InputError, match=f"{state}: size 100 != "):
