@@ -643,6 +643,12 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=int, default=1000, help="user sessions to run")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", action="store_true", help="end with one JSON object")
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="load a checkpoint without manifest.json (made before checkpoints had one)"
+        " unchecked; its policy's spaces are still compared with the env's",
+    )
 
 
 @command("evaluate", _evaluate_args)
@@ -653,7 +659,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.episodes < 1:
         raise InputError(f"--episodes: expected an integer >= 1, got {args.episodes}")
     res = evaluate_checkpoint(
-        args.checkpoint, args.env, simulator=args.simulator, users=args.episodes, seed=args.seed
+        args.checkpoint,
+        args.env,
+        simulator=args.simulator,
+        users=args.episodes,
+        seed=args.seed,
+        verify=not args.no_verify,
     )
     print(f"{res.protocol}: {res.evaluated} evaluated on the {res.data}")
     _print_metrics(res.protocol, res.by_policy("agent"))

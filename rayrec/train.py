@@ -46,6 +46,15 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from rayrec.algorithms.registry import check_env_kind, get_algorithm, make_config
+from rayrec.checkpoints import (
+    algorithm_record,
+    check_module_spaces,
+    env_record,
+    find_checkpoint,
+    loading,
+    verify_checkpoint,
+    write_checkpoint,
+)
 from rayrec.config import check_field, check_like, data_fields
 from rayrec.data.io import atomic_write_text
 from rayrec.environments import env_config_for, env_creator_name, read_kind
@@ -452,13 +461,29 @@ class TrainingRun:
             eval_users=opts.eval_users,
         )
 
-    def start(self, checkpoint: Path | None = None) -> None:
+    def start(self, checkpoint: Path | None = None, *, verify: bool = True) -> None:
         """Build the algorithm; from ``checkpoint`` (a folder :meth:`save` wrote), restore
-        its state and the counters, so the run continues with the next iteration."""
+        its state and the counters, so the run continues with the next iteration.
+
+        The checkpoint is verified first, before the algorithm is built
+        (:func:`rayrec.checkpoints.verify_checkpoint`: every file's size and sha256, the
+        algorithm and model config, the env's spaces); ``verify=False`` skips that (a
+        checkpoint from before manifests).
+
+        Raises:
+            InputError: the checkpoint is missing, incomplete, altered, or made for
+                another algorithm or env (naming the file and what differs).
+        """
+        folder = None if checkpoint is None else Path(checkpoint)
+        if folder is not None and verify:
+            verify_checkpoint(folder, env_config=self.config.env_config, config=self.config)
+        elif folder is not None and not (folder / ALGO_DIR).is_dir():
+            raise InputError(f"{folder / ALGO_DIR}: no such folder (not a training checkpoint)")
         self.algo = self.config.build_algo()
-        if checkpoint is not None:
-            self.algo.restore_from_path(str((Path(checkpoint) / ALGO_DIR).resolve()))
-            self.state = RunState.read(checkpoint)
+        if folder is not None:
+            with loading(folder / ALGO_DIR):
+                self.algo.restore_from_path(str((folder / ALGO_DIR).resolve()))
+            self.state = RunState.read(folder)
 
     def step(self) -> Iteration:
         """One ``algo.train()``; the final evaluation when a stop criterion is met."""
@@ -495,12 +520,22 @@ class TrainingRun:
             seed=self.eval_seed,
         )
 
-    def save(self, folder: Path) -> None:
-        """A checkpoint in ``folder``: ``algorithm/`` (RLlib's state) and the counters."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.algo.save_to_path(str((folder / ALGO_DIR).resolve()))
-        atomic_write_text(folder / TRIAL_STATE, json.dumps(dataclasses.asdict(self.state)))
+    def save(self, folder: Path) -> Path:
+        """A checkpoint in ``folder``: ``algorithm/`` (RLlib's state), the counters and
+        ``manifest.json`` (:mod:`rayrec.checkpoints`), written beside ``folder`` and
+        renamed into place: a crash mid-save leaves the previous checkpoint intact.
+        Returns ``folder``."""
+
+        def write(tmp: Path) -> None:
+            self.algo.save_to_path(str((tmp / ALGO_DIR).resolve()))
+            (tmp / TRIAL_STATE).write_text(json.dumps(dataclasses.asdict(self.state)))
+
+        record = {
+            "algorithm": algorithm_record(self.config),
+            "env": env_record(self.config.env_config),
+            "state": dataclasses.asdict(self.state),
+        }
+        return write_checkpoint(folder, write, record)
 
     def close(self) -> None:
         if self.algo is not None:
@@ -752,19 +787,45 @@ def _log_scalars(board: Any, prefix: str, values: Mapping[str, Any], step: int) 
 
 
 # ------------------------------------------------------------- evaluating later
-def load_policy_module(checkpoint: str | Path) -> Any:
-    """The trained RLModule from a checkpoint folder (``rayrec train``'s ``out`` or
-    ``out/checkpoint``, a Tune trial checkpoint, an RLlib algorithm checkpoint, or the
-    module folder itself)."""
+def load_policy_module(
+    checkpoint: str | Path,
+    *,
+    env_config: Mapping[str, Any] | None = None,
+    verify: bool = True,
+) -> Any:
+    """The trained RLModule of a checkpoint folder (``rayrec train``'s ``out`` or
+    ``out/checkpoint``, a Tune trial checkpoint), verified first
+    (:func:`rayrec.checkpoints.verify_checkpoint`: every file's size and sha256 and, with
+    ``env_config``, the env's spaces).
+
+    ``verify=False`` loads an unchecked checkpoint (one from before manifests, or
+    RLlib's own algorithm checkpoint or module folder); its module's spaces are still
+    compared with ``env_config``'s.
+
+    Raises:
+        InputError: no such folder, an empty or non-checkpoint folder, a missing,
+            truncated or altered file, or a checkpoint made for another env.
+    """
     from ray.rllib.core.rl_module.rl_module import RLModule
 
     path = Path(checkpoint)
+    if verify:
+        manifest = verify_checkpoint(find_checkpoint(path), env_config=env_config)
+        module_dir = manifest.folder / ALGO_DIR / RL_MODULE_PATH
+        with loading(module_dir, manifest):
+            return RLModule.from_checkpoint(str(module_dir.resolve()))
+    if not path.is_dir():
+        raise InputError(f"{path}: no such folder")
     roots = (path / ALGO_DIR, path, path / "checkpoint" / ALGO_DIR, path / "checkpoint")
     for candidate in [*(root / RL_MODULE_PATH for root in roots), path]:
         if (candidate / "module_state.pt").is_file() or (
             candidate / "class_and_ctor_args.pkl"
         ).is_file():
-            return RLModule.from_checkpoint(str(candidate.resolve()))
+            with loading(candidate):
+                module = RLModule.from_checkpoint(str(candidate.resolve()))
+            if env_config is not None:
+                check_module_spaces(module, candidate, env_config)
+            return module
     raise InputError(f"{path}: not an rayrec/RLlib training checkpoint (no {RL_MODULE_PATH})")
 
 
@@ -775,11 +836,13 @@ def evaluate_checkpoint(
     simulator: str | None = None,
     users: int = 1000,
     seed: int = 1,
+    verify: bool = True,
 ) -> EvalResult:
     """A checkpoint's greedy policy evaluated by the protocol of the env's kind (the
-    env spec is resolved first: a missing simulator says how to train it)."""
+    env spec is resolved first: a missing simulator says how to train it; then the
+    checkpoint is verified against it, :func:`load_policy_module`)."""
     env_config = env_config_for(env, simulator, part=PART_EVAL)
-    module = load_policy_module(checkpoint)
+    module = load_policy_module(checkpoint, env_config=env_config, verify=verify)
     return protocol_for_kind(env_config["kind"]).evaluate_module(
         module, env_config, users=users, seed=seed
     )
@@ -799,6 +862,7 @@ __all__ = [
     "build_config",
     "evaluate_checkpoint",
     "iteration_row",
+    "load_policy_module",
     "parse_overrides",
     "run_training",
 ]

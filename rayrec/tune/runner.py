@@ -10,9 +10,11 @@ in the run's layout: the RLlib algorithm state (``algorithm/``) plus the run's c
 (``FailureConfig``) or ``rayrec resume`` after the driver died — restores both and
 continues with the next iteration, so Tune's ``training_iteration`` and ours agree. A
 trial whose final, evaluated checkpoint was saved before the driver died returns at
-once (training on would add an iteration). HAC-family checkpoints carry their replay
-buffer (``store_buffer_in_checkpoints``, on by default), so a resumed off-policy trial
-continues with the same transitions.
+once (training on would add an iteration). A checkpoint is verified before it is
+restored (:mod:`rayrec.checkpoints`: its files' sizes and hashes, the algorithm, the
+env's spaces); a damaged one fails the trial with a message naming the file.
+HAC-family checkpoints carry their replay buffer (``store_buffer_in_checkpoints``, on
+by default), so a resumed off-policy trial continues with the same transitions.
 
 The last iteration (the first to meet a stop criterion) is evaluated by the
 algorithm's protocol (:mod:`rayrec.evaluation`; the slate protocol: the greedy policy
@@ -38,6 +40,7 @@ from typing import Any
 
 import pandas as pd
 
+from rayrec.checkpoints import verify_checkpoint
 from rayrec.data.io import atomic_write_text
 from rayrec.errors import InputError
 from rayrec.tune.results import SPEC_FILE, write_results
@@ -177,21 +180,20 @@ def rayrec_trial(config: dict[str, Any]) -> None:
     """One trial of a sweep (Tune function trainable): train, checkpoint, evaluate."""
     from ray import tune
 
-    from rayrec.train import RunState
-
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
         run = _started_run(config, None)
     else:
         with checkpoint.as_directory() as folder:
-            state = RunState.read(Path(folder))
-            if state.done:
+            # its files checked here, its env and algorithm by TrainingRun.start
+            state = verify_checkpoint(Path(folder)).state
+            if state.get("done"):
                 # its final (evaluated) checkpoint was saved before the driver died:
                 # the trial is finished; training on would add an iteration
-                log.info("finished at iteration %s; nothing to do", state.iteration)
+                log.info("finished at iteration %s; nothing to do", state.get("iteration"))
                 return
             run = _started_run(config, Path(folder))
-        log.info("restored from iteration %s", state.iteration)
+        log.info("restored from iteration %s", state.get("iteration"))
     with run:
         run.run(TuneReport())
 

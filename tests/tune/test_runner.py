@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from ray import tune
 
+from rayrec.checkpoints import write_checkpoint
 from rayrec.evaluation import EvalResult, get_protocol
 from rayrec.train import TRIAL_STATE, StopCriteria, iteration_row
 from rayrec.tune import runner
@@ -59,8 +60,13 @@ def test_eval_columns_are_nan_until_the_final_evaluation() -> None:
 def test_a_trial_restored_from_its_final_checkpoint_does_not_train_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / TRIAL_STATE).write_text(json.dumps({"iteration": 4, "seconds": 1.0, "done": True}))
-    monkeypatch.setattr(tune, "get_checkpoint", lambda: tune.Checkpoint.from_directory(tmp_path))
+    state = {"iteration": 4, "seconds": 1.0, "done": True}
+    folder = write_checkpoint(
+        tmp_path / "checkpoint",
+        lambda tmp: (tmp / TRIAL_STATE).write_text(json.dumps(state)),
+        {"state": state},
+    )
+    monkeypatch.setattr(tune, "get_checkpoint", lambda: tune.Checkpoint.from_directory(folder))
 
     def no_build(config: dict[str, Any]) -> Any:
         raise AssertionError("the finished trial was built and trained again")

@@ -178,8 +178,13 @@ class DDPGConfig(DQNConfig):
             code's one update of 64 per call of 32 users), honoured exactly (below).
         store_buffer_in_checkpoints: save the replay buffer (and the fractional update
             credit) with every checkpoint, so a resumed run continues with the same
-            transitions and replay draws (True; ~1.3 kB per ML-1M transition, ~20 MB at
-            16k env steps, ~130 MB at the 100k capacity).
+            transitions and replay draws (True). Only the filled rows are saved,
+            zlib-packed (:meth:`TransitionBuffer.get_state`): on the synthetic env
+            ~1.0 kB per transition raw, ~0.25 kB packed; a 60-iteration HAC run (16.6k
+            transitions) checkpoints 5.8 MB in all, of which 4.1 MB replay (it was
+            105 MB while the 100k preallocated rows were pickled raw); a full 100k
+            buffer ~25 MB. False: ~1.8 MB, and a resumed run starts with an empty
+            replay.
         async_sampling: with remote env runners, let them sample the next round while
             the learner trains on the last one; the acting weights then lag the
             learner's by one sync. Off by default: RLlib's synchronous sample → train

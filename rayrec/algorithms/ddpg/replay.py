@@ -24,11 +24,15 @@ slate_valid        (K,) bool               which slate positions were real items
 ``sample`` is one index draw (seeded, uniform with replacement, as RLlib's buffer
 does). A transition truncated by the step cap is stored with ``terminateds = False``
 (bootstrapped), as gymnasium's semantics require. Item ids are stored as ``int32``;
-100k transitions of a 50-item history with two feedback types take ~100 MB.
+100k transitions of the synthetic env (50-item history, one feedback type, slate of
+10) take ~100 MB in memory, all preallocated on the first ``add``; a checkpoint
+(:meth:`TransitionBuffer.get_state`) holds only the filled rows, compressed (~1 kB
+each raw, ~0.25 kB packed).
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import numpy as np
@@ -162,9 +166,17 @@ class TransitionBuffer:
         return out
 
     def get_state(self) -> dict[str, Any]:
-        """Everything needed to continue: columns, cursor, generator state."""
+        """Everything needed to continue: the filled rows of each column (zlib-packed),
+        cursor, generator state.
+
+        Until the ring wraps only ``len(self)`` of the ``capacity`` preallocated rows are
+        in use, and a checkpoint holds only those; each column is compressed (zlib level
+        1: the histories and 0/1 feedback shrink ~4x, at ~25 ms per MB). A 60-iteration
+        synthetic HAC run's checkpoint went from 103 MB (all 100k rows, raw) to ~4 MB.
+        """
         return {
-            "columns": self.columns,
+            "columns": {name: _pack(col[: self._size]) for name, col in self.columns.items()},
+            "capacity": self.capacity,
             "dtypes": self._dtypes,
             "size": self._size,
             "next": self._next,
@@ -173,14 +185,45 @@ class TransitionBuffer:
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Continue from :meth:`get_state` (a checkpoint); the capacity must match."""
-        rows = {len(col) for col in state["columns"].values()}
-        if rows and rows != {self.capacity}:
+        """Continue from :meth:`get_state` (a checkpoint); the capacity must match.
+
+        Columns are reallocated at this buffer's capacity and the saved rows copied in
+        (a state saved before columns were packed holds raw arrays of ``capacity`` rows).
+        """
+        saved = {name: _unpack(col) for name, col in state["columns"].items()}
+        rows = {len(col) for col in saved.values()}
+        capacity = int(state.get("capacity", next(iter(rows), self.capacity)))
+        if capacity != self.capacity or (rows and max(rows) > capacity):
             raise ValueError(
-                f"replay state holds {sorted(rows)} rows per column, but this buffer's "
+                f"replay state was saved with capacity {capacity}, but this buffer's "
                 f"capacity is {self.capacity}: restore with the checkpoint's "
                 "replay_buffer_config capacity"
             )
-        self.columns, self._dtypes = state["columns"], state["dtypes"]
-        self._size, self._next, self._added = state["size"], state["next"], state["added"]
+        size = int(state["size"])
+        columns: dict[tuple[str, ...], np.ndarray] = {}
+        for name, arr in saved.items():
+            col = np.zeros((self.capacity, *arr.shape[1:]), arr.dtype)
+            col[:size] = arr[:size]
+            columns[name] = col
+        self.columns, self._dtypes = columns, state["dtypes"]
+        self._size, self._next, self._added = size, state["next"], state["added"]
         self.rng.bit_generator.state = state["rng"]
+
+
+#: zlib level of packed replay columns: level 1 compresses the synthetic replay 4.0x at
+#: ~27 ms per MB, level 6 5.0x at ~65 ms per MB (measured on its 2.7k-row buffer)
+_ZLIB_LEVEL = 1
+
+
+def _pack(arr: np.ndarray) -> dict[str, Any]:
+    """A column as zlib-compressed bytes with its dtype and shape."""
+    data = zlib.compress(np.ascontiguousarray(arr).tobytes(), _ZLIB_LEVEL)
+    return {"dtype": arr.dtype.str, "shape": tuple(arr.shape), "zlib": data}
+
+
+def _unpack(packed: dict[str, Any] | np.ndarray) -> np.ndarray:
+    """The column :func:`_pack` packed (a raw array, from an older state, as it is)."""
+    if isinstance(packed, np.ndarray):
+        return packed
+    flat = np.frombuffer(zlib.decompress(packed["zlib"]), dtype=np.dtype(packed["dtype"]))
+    return flat.reshape(packed["shape"])
