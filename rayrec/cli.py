@@ -236,8 +236,17 @@ def _data_download(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------- simulator
+def _env_names() -> str:
+    """The packaged env specs' names, for help texts."""
+    from rayrec.environments.spec import packaged_spec_names
+
+    return ", ".join(packaged_spec_names())
+
+
 def _sim_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec", help="env spec YAML (e.g. envs/ml1m.yaml)")
+    p.add_argument(
+        "spec", help=f"env spec: a YAML file, or a packaged spec's name ({_env_names()})"
+    )
     p.add_argument("--data-dir", help="dataset folder (overrides the spec's dataset.path)")
     p.add_argument("--out", help="checkpoint folder (default runs/simulators/<spec name>)")
     p.add_argument(
@@ -308,7 +317,8 @@ def _simulator_train(args: argparse.Namespace) -> int:
 def _sim_check_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "target",
-        help="env spec YAML, or a simulator checkpoint folder (run with the default session)",
+        help=f"env spec (a YAML file, or a packaged spec's name: {_env_names()}), or a simulator"
+        " checkpoint folder (run with the default session)",
     )
     p.add_argument("--part", default="eval", choices=["train", "eval"], help="which simulator")
     p.add_argument("--checkpoint", help="checkpoint folder for a spec with a learned simulator")
@@ -376,7 +386,12 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     from rayrec.algorithms.registry import ALGORITHMS
 
     p.add_argument("algo", choices=sorted(ALGORITHMS), help="algorithm")
-    p.add_argument("--env", default="envs/synthetic.yaml", help="env spec (default: synthetic)")
+    p.add_argument(
+        "--env",
+        default="synthetic",
+        help=f"env spec: a YAML file, or a packaged spec's name ({_env_names()});"
+        " default: synthetic",
+    )
     p.add_argument("--simulator", help="simulator checkpoint folder (default: from the spec)")
     p.add_argument(
         "--config",
@@ -452,7 +467,11 @@ def _print_metrics(protocol: str, by_policy: dict[str, dict[str, float]], indent
 
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="training checkpoint folder (rayrec train --out)")
-    p.add_argument("--env", required=True, help="env spec of the evaluation simulator")
+    p.add_argument(
+        "--env",
+        required=True,
+        help=f"env spec of the evaluation simulator (a YAML file, or one of {_env_names()})",
+    )
     p.add_argument("--simulator", help="simulator checkpoint folder (default: from the spec)")
     p.add_argument("--episodes", type=int, default=1000, help="user sessions to run")
     p.add_argument("--seed", type=int, default=1)
@@ -486,7 +505,9 @@ def _reproduce_args(p: argparse.ArgumentParser) -> None:
         help=f"the table to reproduce ({', '.join(sorted(TABLES))}; --list says what each is)",
     )
     p.add_argument("--list", action="store_true", help="list the tables and what each reproduces")
-    p.add_argument("--env", help="env spec (default: the table's)")
+    p.add_argument(
+        "--env", help="env spec: a YAML file or a packaged spec's name (default: the table's)"
+    )
     p.add_argument("--algos", nargs="+", help="rows to train (default: the table's)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the table's)")
     p.add_argument(

@@ -73,7 +73,12 @@ class TablePlan:
             InputError: naming the option.
         """
         from rayrec.algorithms.registry import ALGORITHMS
+        from rayrec.environments import resolve_env_spec
 
+        try:
+            resolve_env_spec(self.env)
+        except InputError as exc:
+            raise InputError(f"--env: {exc}") from None
         unknown = [a for a in self.algos if a not in ALGORITHMS]
         if unknown:
             raise InputError(

@@ -65,8 +65,10 @@ def param_space(spec: TuneSpec) -> dict[str, Any]:
     """The Tune ``param_space`` of a spec: ``algorithm``, ``seed``, ``config`` (the
     algorithm's fields, swept ones as Tune domains) and ``rayrec`` (run settings, the
     same for every trial; paths made absolute, as trials run in their own folders)."""
+    from rayrec.environments import resolve_env_spec
+
     run = {
-        "env": str(Path(spec.env).resolve()),
+        "env": str(resolve_env_spec(spec.env).resolve()),
         "simulator": _simulator_folder(spec),
         "resources": dataclasses.asdict(spec.resources),
         "stop": dataclasses.asdict(spec.stop),
