@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -382,6 +381,43 @@ def _quiet_ray_notices(args: argparse.Namespace) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def loss_columns(row: Mapping[str, Any]) -> list[str]:
+    """The loss keys of a row in a fixed order: the DDPG family's terms in the paper's
+    order (L_TD, L_QMax, L_Hyper, L_BCE), then the on-policy learners' (policy_loss,
+    vf_loss, entropy, vf_explained_var), then any other ``L_*`` by name."""
+    from rayrec.algorithms.ddpg.ddpg_learner import BCE_LOSS, HYPER_LOSS, QMAX_LOSS, TD_LOSS
+    from rayrec.train import LOGGED_LEARNER_KEYS
+
+    order = (TD_LOSS, QMAX_LOSS, HYPER_LOSS, BCE_LOSS, *LOGGED_LEARNER_KEYS)
+    known = [k for k in order if k in row]
+    return known + sorted(k for k in row if k.startswith("L_") and k not in order)
+
+
+def progress_line(row: Mapping[str, Any], eval_metrics: Sequence[str] = ()) -> str:
+    """One progress line of a training row (:func:`rayrec.train.iteration_row`), its
+    columns in a fixed order: iteration, env steps, the training return (``-`` until an
+    episode has ended), the losses (:func:`loss_columns`), the evaluation's
+    ``eval_<metric>`` figures for ``eval_metrics`` when the row has them, seconds
+    trained. Python and numpy numbers alike (RLlib reports ``numpy.float32``)."""
+    from rayrec.train import finite_scalar
+
+    def number(key: str, fmt: str) -> str:
+        value = finite_scalar(row.get(key))
+        return "-" if value is None else format(value, fmt)
+
+    parts = [
+        f"iter {number('iteration', '.0f'):>4}",
+        f"steps {number('env_steps', '.0f'):>8}",
+        f"return {number('episode_return_mean', '.3f'):>8}",
+    ]
+    parts += [f"{key} {number(key, '.3f')}" for key in loss_columns(row)]
+    evaluated = [m for m in eval_metrics if finite_scalar(row.get(f"eval_{m}")) is not None]
+    if evaluated:
+        parts.append("eval " + "  ".join(f"{m} {number(f'eval_{m}', '.3f')}" for m in evaluated))
+    parts.append(f"({number('train_seconds', '.0f')}s)")
+    return "  ".join(parts)
+
+
 def _train_args(p: argparse.ArgumentParser) -> None:
     from rayrec.algorithms.registry import ALGORITHMS
 
@@ -414,7 +450,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 @command("train", _train_args)
 def _train(args: argparse.Namespace) -> int:
     """train an algorithm against a simulator, then evaluate it"""
-    from rayrec.train import LOGGED_LEARNER_KEYS, TrainOptions, parse_overrides, run_training
+    from rayrec.train import TrainOptions, algorithm_protocol, parse_overrides, run_training
 
     env_name = Path(args.env).stem
     opts = TrainOptions(
@@ -433,17 +469,10 @@ def _train(args: argparse.Namespace) -> int:
     )
     _quiet_ray_notices(args)
 
+    shown = algorithm_protocol(opts.algo).shown
+
     def progress(row: dict[str, Any]) -> None:
-        ret = row.get("episode_return_mean")
-        ret_s = f"{ret:8.3f}" if isinstance(ret, int | float) and math.isfinite(ret) else "       -"
-        losses = "  ".join(
-            f"{k} {v:.3f}" for k, v in row.items() if k.startswith("L_") or k in LOGGED_LEARNER_KEYS
-        )
-        print(
-            f"iter {row['iteration']:>4}  steps {row['env_steps']:>8}  return {ret_s}"
-            f"  {losses}  ({row['train_seconds']:.0f}s)",
-            flush=True,
-        )
+        print(progress_line(row, shown), flush=True)
 
     result = run_training(opts, progress)
     print(f"evaluation ({opts.eval_users} users, {result['protocol']}, greedy):")

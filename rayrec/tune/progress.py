@@ -35,7 +35,7 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.result import EXPR_PROGRESS_FILE, EXPR_RESULT_FILE, TRAINING_ITERATION
 from ray.tune.utils import flatten_dict
 
-from rayrec.data.io import atomic_write_text
+from rayrec.data.io import CSV_LINE_END, atomic_write_text
 
 #: where the progress table goes (the CLI prints this logger's records on stdout)
 PROGRESS_LOGGER = "rayrec.tune.progress"
@@ -165,7 +165,7 @@ def keep_csv_rows_before(path: Path, iteration: int) -> list[str] | None:
         path.unlink()
         return None
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=header)
+    writer = csv.DictWriter(buf, fieldnames=header, lineterminator=CSV_LINE_END)
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(path, buf.getvalue())
@@ -197,7 +197,8 @@ def _iteration(value: Any) -> float:
 
 class ResumableCSVLogger(CSVLoggerCallback):
     """Tune's ``progress.csv`` writer; a restarted trial's log continues without the
-    rows of the redone iterations, under the existing header."""
+    rows of the redone iterations, under the existing header. Its lines end with
+    ``\n`` like every CSV file rayrec writes (Tune's own writer ends them ``\r\n``)."""
 
     def log_trial_result(self, iteration: int, trial: Any, result: dict[str, Any]) -> None:
         if trial not in self._trial_files:
@@ -205,15 +206,26 @@ class ResumableCSVLogger(CSVLoggerCallback):
             self._trial_files[trial].close()
             path = Path(trial.local_path, EXPR_PROGRESS_FILE)
             header = keep_csv_rows_before(path, int(result.get(TRAINING_ITERATION, 1)))
-            self._trial_files[trial] = path.open("at")
-            self._trial_continue[trial] = header is not None
-            writers: dict[Any, Any] = self._trial_csv  # None: Tune writes a new header
-            writers[trial] = (
-                csv.DictWriter(self._trial_files[trial], header, extrasaction="ignore")
-                if header is not None
-                else None
+            fh = path.open("a", newline="")
+            self._trial_files[trial] = fh
+            self._trial_continue[trial] = True  # the header is written here
+            writer = csv.DictWriter(
+                fh,
+                header if header is not None else list(_flat_result(result)),
+                extrasaction="ignore",
+                lineterminator=CSV_LINE_END,
             )
+            if header is None:
+                writer.writeheader()
+            writers: dict[Any, Any] = self._trial_csv
+            writers[trial] = writer
         super().log_trial_result(iteration, trial, result)
+
+
+def _flat_result(result: dict[str, Any]) -> dict[str, Any]:
+    """A result as Tune's CSV logger writes it: without ``config``, nested keys joined
+    with ``/``."""
+    return flatten_dict({k: v for k, v in result.items() if k != "config"}, delimiter="/")
 
 
 class ResumableJsonLogger(JsonLoggerCallback):
