@@ -4,7 +4,9 @@ Each verb is a function registered in :data:`COMMANDS` through ``@command``; thi
 module is the only place that writes to the terminal (the package itself logs).
 Errors derived from :class:`~rayrec.errors.RayrecError` are shown as one message
 with their exit code (2 for bad input); anything else as a one-line internal
-error. ``--debug`` shows tracebacks.
+error. ``--debug`` shows tracebacks. The notices of Ray, RLlib and Tune that a user
+cannot act on are held back (:mod:`rayrec.notices`; Tune's own reporter is silent, our
+progress table replaces it); ``-v`` / ``--debug`` show them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, TextIO
 
 from rayrec import __version__
 from rayrec.errors import EXIT_FAILURE, InputError, RayrecError
+from rayrec.notices import hold_back_notices, show_notices
 
 Handler = Callable[[argparse.Namespace], int]
 #: "group verb" (or "verb") -> (parser builder, handler)
@@ -364,23 +367,6 @@ def _simulator_check(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------- training
-def _quiet_ray_notices(args: argparse.Namespace) -> None:
-    """Unless -v/--debug: silence Ray's notices that say nothing about the run (RLlib's
-    "new API stack" and RLModule deprecation lines, Tune's gputil and TensorBoard hints).
-    Importing RLlib resets its logger's level, so this runs after that import."""
-    if args.debug or getattr(args, "verbose", False):
-        return
-    import ray.rllib  # noqa: F401  (sets its logger's level on import)
-
-    for name in (
-        "ray.rllib",
-        "ray._common.deprecation",
-        "ray.tune.utils.util",
-        "ray.tune.utils.callback",
-    ):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def loss_columns(row: Mapping[str, Any]) -> list[str]:
     """The loss keys of a row in a fixed order: the DDPG family's terms in the paper's
     order (L_TD, L_QMax, L_Hyper, L_BCE), then the on-policy learners' (policy_loss,
@@ -467,8 +453,6 @@ def _train(args: argparse.Namespace) -> int:
         out=args.out or f"runs/train/{args.algo}-{env_name}-s{args.seed}",
         eval_users=args.eval_users,
     )
-    _quiet_ray_notices(args)
-
     shown = algorithm_protocol(opts.algo).shown
 
     def progress(row: dict[str, Any]) -> None:
@@ -574,7 +558,6 @@ def _reproduce(args: argparse.Namespace) -> int:
     )
     plan.validate()
     out = Path(args.out or f"runs/reproduce/{table.name}-{Path(plan.env).stem}")
-    _quiet_ray_notices(args)
     summary = run_table(table, plan, out, say=lambda line: print(line, flush=True))
     print(summary["markdown"], end="")
     print(f"table: {out / 'table.md'}  runs: {out / 'runs.csv'}")
@@ -593,9 +576,7 @@ class _CurrentStdout(logging.StreamHandler):
 
 
 def _show_sweep_progress(args: argparse.Namespace) -> logging.Handler:
-    """Show the sweep's progress table (the ``rayrec.tune.progress`` logger) on stdout.
-    Unless -v/--debug, quiet RLlib's notices (importing RLlib resets its logger to
-    WARNING) and Tune's missing-TensorBoard hint."""
+    """Show the sweep's progress table (the ``rayrec.tune.progress`` logger) on stdout."""
     from rayrec.tune.progress import PROGRESS_LOGGER
 
     handler = _CurrentStdout()
@@ -604,14 +585,20 @@ def _show_sweep_progress(args: argparse.Namespace) -> logging.Handler:
     progress.addHandler(handler)
     progress.setLevel(logging.INFO)
     progress.propagate = False
-    _quiet_ray_notices(args)
     return handler
 
 
 def _sweep_done(outcome: Any, as_json: bool) -> int:
     counts = outcome.counts()
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    print(f"done in {outcome.seconds:.0f}s: {summary}")
+    finished = counts.get("TERMINATED", 0)
+    if finished == len(outcome.table):
+        print(f"done in {outcome.seconds:.0f}s: {summary}")
+    else:  # interrupted, or trials failed: the statuses of Tune's last snapshot
+        print(
+            f"ended after {outcome.seconds:.0f}s: {finished} of {len(outcome.table)} trials"
+            f" finished ({summary})"
+        )
     print(f"results: {outcome.results_csv}")
     print(f"         {outcome.results_parquet}")
     print(f"report:  rayrec report {outcome.experiment_path}")
@@ -674,6 +661,7 @@ def _tune(args: argparse.Namespace) -> int:
             where=args.spec,
             smoke=args.smoke,
             progress_interval_s=args.progress_every,
+            tune_output=args.verbose or args.debug,
         )
     finally:
         logging.getLogger("rayrec.tune.progress").removeHandler(handler)
@@ -700,7 +688,9 @@ def _resume(args: argparse.Namespace) -> int:
     print(f"resuming {experiment_location(args.experiment)}", flush=True)
     handler = _show_sweep_progress(args)
     try:
-        outcome = resume_sweep(args.experiment, errored=args.errored)
+        outcome = resume_sweep(
+            args.experiment, errored=args.errored, tune_output=args.verbose or args.debug
+        )
     finally:
         logging.getLogger("rayrec.tune.progress").removeHandler(handler)
     return _sweep_done(outcome, args.json)
@@ -731,7 +721,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rayrec {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    parser.add_argument("-v", "--verbose", action="store_true", help="info-level logs")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="info-level logs, and the notices of Ray, RLlib and Tune that are held back"
+        " by default (rayrec.notices)",
+    )
     groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
     top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (configure, handler) in COMMANDS.items():
@@ -754,9 +750,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if not (args.debug or args.verbose):
-        # RLlib's one-time notices (e.g. "running X on the new API stack") are not for users.
-        logging.getLogger("ray.rllib").setLevel(logging.ERROR)
+    if args.debug or args.verbose:
+        show_notices()
+    else:
+        hold_back_notices()  # Ray's, RLlib's and Tune's notices a user cannot act on
     try:
         code: int = args.handler(args)
         return code

@@ -4,7 +4,9 @@
   env steps, training return, final evaluation) to the ``rayrec.tune.progress`` logger
   every ``interval_s`` seconds and a line when a trial ends; the CLI shows that logger
   on stdout. Tune's own reporter prints the whole config, so it runs silent
-  (``RunConfig(verbose=0)``).
+  (:func:`rayrec.tune.runner.tune_reporter`). After an interrupt the table's statuses
+  are true: trials Tune stopped unfinished show as INTERRUPTED, never started ones as
+  PENDING (Tune marks both TERMINATED).
 - :class:`ResumableCSVLogger` / :class:`ResumableJsonLogger` are Tune's
   ``progress.csv`` / ``result.json`` writers, made safe for restarts (ours). When a
   trial restarts — from its last checkpoint after a failure (``FailureConfig``), or
@@ -72,8 +74,24 @@ class ProgressTable(Callback):
         self.clock = clock
         self._last: float | None = None
         self._shown: tuple[Any, ...] = ()
+        self._completed: set[str] = set()  # trials that ended by themselves (or a scheduler)
+        self._before_end: dict[str, str] = {}  # each trial's status at the last step
+
+    def status(self, trial: Any) -> str:
+        """The trial's status as it is: when a sweep is interrupted, Tune stops the
+        live trials and marks them TERMINATED, finished or not; those show as
+        INTERRUPTED (they were running) or with their status before (PENDING: never
+        started), as Tune's snapshot records them for ``rayrec resume``."""
+        status = str(trial.status)
+        if status != "TERMINATED" or trial.trial_id in self._completed:
+            return status
+        before = self._before_end.get(trial.trial_id, status)
+        if before == "TERMINATED":  # finished before this session (a resumed sweep)
+            return status
+        return "INTERRUPTED" if before == "RUNNING" else before
 
     def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        self._before_end = {t.trial_id: str(t.status) for t in trials}
         now = self.clock()
         if self._last is None:
             self._last = now  # first table after one interval, once trials have run
@@ -86,14 +104,14 @@ class ProgressTable(Callback):
             self._shown = state
             log.info(self.table(trials))
 
-    @staticmethod
-    def _state(trials: Sequence[Any]) -> tuple[Any, ...]:
+    def _state(self, trials: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(
-            (t.trial_id, str(t.status), (t.last_result or {}).get(TRAINING_ITERATION))
+            (t.trial_id, self.status(t), (t.last_result or {}).get(TRAINING_ITERATION))
             for t in trials
         )
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self._completed.add(trial.trial_id)
         res = trial.last_result or {}
         log.info(
             "%s finished: %s iterations, eval reward %s (random %s)",
@@ -118,13 +136,13 @@ class ProgressTable(Callback):
             flat = flatten_dict(trial.config or {}, delimiter="/")
             res = trial.last_result or {}
             rows.append(
-                [str(trial), str(trial.status)]
+                [str(trial), self.status(trial)]
                 + [_fmt(flat.get(p), "{}") for p in self.params]
                 + [_fmt(res.get(key), fmt) for key, _, fmt in METRIC_COLUMNS]
             )
         counts: dict[str, int] = {}
         for trial in trials:
-            counts[str(trial.status)] = counts.get(str(trial.status), 0) + 1
+            counts[self.status(trial)] = counts.get(self.status(trial), 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         return f"trials: {summary}\n" + format_table(heads, rows)
 
