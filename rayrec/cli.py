@@ -498,6 +498,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise InputError(f"--episodes: expected an integer >= 1, got {args.episodes}")
+    if args.seed < 0:
+        raise InputError(f"--seed: expected an integer >= 0, got {args.seed}")
     res = evaluate_checkpoint(
         args.checkpoint, args.env, simulator=args.simulator, users=args.episodes, seed=args.seed
     )
@@ -646,6 +648,8 @@ def _tune(args: argparse.Namespace) -> int:
     from rayrec.tune.runner import run_sweep
     from rayrec.tune.spec import load_tune_spec
 
+    if not args.progress_every > 0:
+        raise InputError(f"--progress-every: expected seconds > 0, got {args.progress_every}")
     spec = load_tune_spec(args.spec, smoke=args.smoke)
     swept = ", ".join(f"{k} {d.values}" for k, d in spec.search_space.items()) or "nothing"
     print(
