@@ -90,6 +90,16 @@ def test_an_unknown_spec_lists_the_packaged_names(outside_repo: Path, given: str
     assert given in str(err.value) and "ml1m, rl4rs, synthetic" in str(err.value)
 
 
+def test_a_missing_simulator_names_the_packaged_spec_by_name(
+    outside_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rayrec.environments import resolve_simulator
+
+    monkeypatch.delenv("RAYREC_SIMULATORS", raising=False)
+    with pytest.raises(InputError, match="run `rayrec simulator train ml1m` first"):
+        resolve_simulator("ml1m")
+
+
 def test_build_config_by_name_outside_the_repository(outside_repo: Path) -> None:
     from rayrec.train import TrainOptions, build_config
 

@@ -163,6 +163,15 @@ def resolve_env_spec(spec: str | Path) -> Path:
     raise InputError(f"{path}: cannot read (no such file); packaged env specs by name: {shown}")
 
 
+def spec_argument(path: str | Path) -> str:
+    """How to name the spec at ``path`` on the command line: a packaged spec by its
+    name (``ml1m``), any other file by its path."""
+    path = Path(path)
+    if path.resolve().parent == PACKAGED_SPECS and path.suffix == ".yaml":
+        return path.stem
+    return str(path)
+
+
 def read_kind(path: str | Path) -> str:
     """The ``kind`` of the env spec at ``path`` or of the packaged spec of that name
     (``slate`` when the file has none).
