@@ -4,7 +4,9 @@ Each verb is a function registered in :data:`COMMANDS` through ``@command``; thi
 module is the only place that writes to the terminal (the package itself logs).
 Errors derived from :class:`~rayrec.errors.RayrecError` are shown as one message
 with their exit code (2 for bad input); anything else as a one-line internal
-error. ``--debug`` shows tracebacks.
+error. ``--debug`` shows tracebacks. The notices of Ray, RLlib and Tune that a user
+cannot act on are held back (:mod:`rayrec.notices`; Tune's own reporter is silent, our
+progress table replaces it); ``-v`` / ``--debug`` show them.
 """
 
 from __future__ import annotations
@@ -13,16 +15,16 @@ import argparse
 import contextlib
 import json
 import logging
-import math
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rayrec import __version__
 from rayrec.errors import EXIT_FAILURE, InputError, RayrecError
+from rayrec.notices import hold_back_notices, show_notices
 
 if TYPE_CHECKING:
     from rayrec.runs import Existing
@@ -241,8 +243,17 @@ def _data_download(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------- simulator
+def _env_names() -> str:
+    """The packaged env specs' names, for help texts."""
+    from rayrec.environments.spec import packaged_spec_names
+
+    return ", ".join(packaged_spec_names())
+
+
 def _sim_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec", help="env spec YAML (e.g. envs/ml1m.yaml)")
+    p.add_argument(
+        "spec", help=f"env spec: a YAML file, or a packaged spec's name ({_env_names()})"
+    )
     p.add_argument("--data-dir", help="dataset folder (overrides the spec's dataset.path)")
     p.add_argument("--out", help="checkpoint folder (default runs/simulators/<spec name>)")
     p.add_argument(
@@ -313,7 +324,8 @@ def _simulator_train(args: argparse.Namespace) -> int:
 def _sim_check_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "target",
-        help="env spec YAML, or a simulator checkpoint folder (run with the default session)",
+        help=f"env spec (a YAML file, or a packaged spec's name: {_env_names()}), or a simulator"
+        " checkpoint folder (run with the default session)",
     )
     p.add_argument("--part", default="eval", choices=["train", "eval"], help="which simulator")
     p.add_argument("--checkpoint", help="checkpoint folder for a spec with a learned simulator")
@@ -360,27 +372,47 @@ def _simulator_check(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------- training
-def _quiet_ray_notices(args: argparse.Namespace) -> None:
-    """Unless -v/--debug: silence Ray's notices that say nothing about the run (RLlib's
-    "new API stack" and RLModule deprecation lines, Tune's gputil and TensorBoard hints).
-    Importing RLlib resets its logger's level, so this runs after that import."""
-    if args.debug or getattr(args, "verbose", False):
-        return
-    import ray.rllib  # noqa: F401  (sets its logger's level on import)
+def loss_columns(row: Mapping[str, Any]) -> list[str]:
+    """The loss keys of a row in a fixed order: the DDPG family's terms in the paper's
+    order (L_TD, L_QMax, L_Hyper, L_BCE), then the on-policy learners' (policy_loss,
+    vf_loss, entropy, vf_explained_var), then any other ``L_*`` by name."""
+    from rayrec.algorithms.ddpg.ddpg_learner import BCE_LOSS, HYPER_LOSS, QMAX_LOSS, TD_LOSS
+    from rayrec.train import LOGGED_LEARNER_KEYS
 
-    for name in (
-        "ray.rllib",
-        "ray._common.deprecation",
-        "ray.tune.utils.util",
-        "ray.tune.utils.callback",
-    ):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    order = (TD_LOSS, QMAX_LOSS, HYPER_LOSS, BCE_LOSS, *LOGGED_LEARNER_KEYS)
+    known = [k for k in order if k in row]
+    return known + sorted(k for k in row if k.startswith("L_") and k not in order)
+
+
+def progress_line(row: Mapping[str, Any], eval_metrics: Sequence[str] = ()) -> str:
+    """One progress line of a training row (:func:`rayrec.train.iteration_row`), its
+    columns in a fixed order: iteration, env steps, the training return (``-`` until an
+    episode has ended), the losses (:func:`loss_columns`), the evaluation's
+    ``eval_<metric>`` figures for ``eval_metrics`` when the row has them, seconds
+    trained. Python and numpy numbers alike (RLlib reports ``numpy.float32``)."""
+    from rayrec.train import finite_scalar
+
+    def number(key: str, fmt: str) -> str:
+        value = finite_scalar(row.get(key))
+        return "-" if value is None else format(value, fmt)
+
+    parts = [
+        f"iter {number('iteration', '.0f'):>4}",
+        f"steps {number('env_steps', '.0f'):>8}",
+        f"return {number('episode_return_mean', '.3f'):>8}",
+    ]
+    parts += [f"{key} {number(key, '.3f')}" for key in loss_columns(row)]
+    evaluated = [m for m in eval_metrics if finite_scalar(row.get(f"eval_{m}")) is not None]
+    if evaluated:
+        parts.append("eval " + "  ".join(f"{m} {number(f'eval_{m}', '.3f')}" for m in evaluated))
+    parts.append(f"({number('train_seconds', '.0f')}s)")
+    return "  ".join(parts)
 
 
 #: ``rayrec train``'s option defaults. The parser's defaults are None, so a resumed run
 #: can tell the options given now from its recorded ones.
 TRAIN_DEFAULTS: dict[str, Any] = {
-    "env": "envs/synthetic.yaml",
+    "env": "synthetic",
     "simulator": None,
     "num_env_runners": 0,
     "num_envs": 32,
@@ -415,7 +447,11 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "algo", nargs="?", choices=sorted(ALGORITHMS), help="algorithm (omit with --resume DIR)"
     )
-    p.add_argument("--env", help=f"env spec (default: {d['env']})")
+    p.add_argument(
+        "--env",
+        help=f"env spec: a YAML file, or a packaged spec's name ({_env_names()});"
+        f" default: {d['env']}",
+    )
     p.add_argument("--simulator", help="simulator checkpoint folder (default: from the spec)")
     p.add_argument(
         "--config",
@@ -550,22 +586,13 @@ def _train(args: argparse.Namespace) -> int:
     import shlex
 
     from rayrec.runs import Interrupts, RunFolder, RunInterrupted, resume_command
-    from rayrec.train import LOGGED_LEARNER_KEYS, run_training
+    from rayrec.train import algorithm_protocol, run_training
 
     opts, existing, notes = train_options(args)
-    _quiet_ray_notices(args)
+    shown = algorithm_protocol(opts.algo).shown
 
     def progress(row: dict[str, Any]) -> None:
-        ret = row.get("episode_return_mean")
-        ret_s = f"{ret:8.3f}" if isinstance(ret, int | float) and math.isfinite(ret) else "       -"
-        losses = "  ".join(
-            f"{k} {v:.3f}" for k, v in row.items() if k.startswith("L_") or k in LOGGED_LEARNER_KEYS
-        )
-        print(
-            f"iter {row['iteration']:>4}  steps {row['env_steps']:>8}  return {ret_s}"
-            f"  {losses}  ({row['train_seconds']:.0f}s)",
-            flush=True,
-        )
+        print(progress_line(row, shown), flush=True)
 
     def claimed(folder: RunFolder) -> None:
         if folder.resumes_from is None:
@@ -638,7 +665,11 @@ def _print_metrics(protocol: str, by_policy: dict[str, dict[str, float]], indent
 
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="training checkpoint folder (rayrec train --out)")
-    p.add_argument("--env", required=True, help="env spec of the evaluation simulator")
+    p.add_argument(
+        "--env",
+        required=True,
+        help=f"env spec of the evaluation simulator (a YAML file, or one of {_env_names()})",
+    )
     p.add_argument("--simulator", help="simulator checkpoint folder (default: from the spec)")
     p.add_argument("--episodes", type=int, default=1000, help="user sessions to run")
     p.add_argument("--seed", type=int, default=1)
@@ -658,6 +689,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise InputError(f"--episodes: expected an integer >= 1, got {args.episodes}")
+    if args.seed < 0:
+        raise InputError(f"--seed: expected an integer >= 0, got {args.seed}")
     res = evaluate_checkpoint(
         args.checkpoint,
         args.env,
@@ -683,7 +716,9 @@ def _reproduce_args(p: argparse.ArgumentParser) -> None:
         help=f"the table to reproduce ({', '.join(sorted(TABLES))}; --list says what each is)",
     )
     p.add_argument("--list", action="store_true", help="list the tables and what each reproduces")
-    p.add_argument("--env", help="env spec (default: the table's)")
+    p.add_argument(
+        "--env", help="env spec: a YAML file or a packaged spec's name (default: the table's)"
+    )
     p.add_argument("--algos", nargs="+", help="rows to train (default: the table's)")
     p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the table's)")
     p.add_argument(
@@ -721,7 +756,6 @@ def _reproduce(args: argparse.Namespace) -> int:
     )
     plan.validate()
     out = Path(args.out or f"runs/reproduce/{table.name}-{Path(plan.env).stem}")
-    _quiet_ray_notices(args)
     summary = run_table(table, plan, out, say=lambda line: print(line, flush=True))
     print(summary["markdown"], end="")
     print(f"table: {out / 'table.md'}  runs: {out / 'runs.csv'}")
@@ -740,9 +774,7 @@ class _CurrentStdout(logging.StreamHandler):
 
 
 def _show_sweep_progress(args: argparse.Namespace) -> logging.Handler:
-    """Show the sweep's progress table (the ``rayrec.tune.progress`` logger) on stdout.
-    Unless -v/--debug, quiet RLlib's notices (importing RLlib resets its logger to
-    WARNING) and Tune's missing-TensorBoard hint."""
+    """Show the sweep's progress table (the ``rayrec.tune.progress`` logger) on stdout."""
     from rayrec.tune.progress import PROGRESS_LOGGER
 
     handler = _CurrentStdout()
@@ -751,14 +783,20 @@ def _show_sweep_progress(args: argparse.Namespace) -> logging.Handler:
     progress.addHandler(handler)
     progress.setLevel(logging.INFO)
     progress.propagate = False
-    _quiet_ray_notices(args)
     return handler
 
 
 def _sweep_done(outcome: Any, as_json: bool) -> int:
     counts = outcome.counts()
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    print(f"done in {outcome.seconds:.0f}s: {summary}")
+    finished = counts.get("TERMINATED", 0)
+    if finished == len(outcome.table):
+        print(f"done in {outcome.seconds:.0f}s: {summary}")
+    else:  # interrupted, or trials failed: the statuses of Tune's last snapshot
+        print(
+            f"ended after {outcome.seconds:.0f}s: {finished} of {len(outcome.table)} trials"
+            f" finished ({summary})"
+        )
     print(f"results: {outcome.results_csv}")
     print(f"         {outcome.results_parquet}")
     print(f"report:  rayrec report {outcome.experiment_path}")
@@ -806,6 +844,8 @@ def _tune(args: argparse.Namespace) -> int:
     from rayrec.tune.runner import run_sweep
     from rayrec.tune.spec import load_tune_spec
 
+    if not args.progress_every > 0:
+        raise InputError(f"--progress-every: expected seconds > 0, got {args.progress_every}")
     spec = load_tune_spec(args.spec, smoke=args.smoke)
     swept = ", ".join(f"{k} {d.values}" for k, d in spec.search_space.items()) or "nothing"
     print(
@@ -821,6 +861,7 @@ def _tune(args: argparse.Namespace) -> int:
             where=args.spec,
             smoke=args.smoke,
             progress_interval_s=args.progress_every,
+            tune_output=args.verbose or args.debug,
         )
     finally:
         logging.getLogger("rayrec.tune.progress").removeHandler(handler)
@@ -847,7 +888,9 @@ def _resume(args: argparse.Namespace) -> int:
     print(f"resuming {experiment_location(args.experiment)}", flush=True)
     handler = _show_sweep_progress(args)
     try:
-        outcome = resume_sweep(args.experiment, errored=args.errored)
+        outcome = resume_sweep(
+            args.experiment, errored=args.errored, tune_output=args.verbose or args.debug
+        )
     finally:
         logging.getLogger("rayrec.tune.progress").removeHandler(handler)
     return _sweep_done(outcome, args.json)
@@ -878,7 +921,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rayrec {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    parser.add_argument("-v", "--verbose", action="store_true", help="info-level logs")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="info-level logs, and the notices of Ray, RLlib and Tune that are held back"
+        " by default (rayrec.notices)",
+    )
     groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
     top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (configure, handler) in COMMANDS.items():
@@ -902,9 +951,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)
     level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if not (args.debug or args.verbose):
-        # RLlib's one-time notices (e.g. "running X on the new API stack") are not for users.
-        logging.getLogger("ray.rllib").setLevel(logging.ERROR)
+    if args.debug or args.verbose:
+        show_notices()
+    else:
+        hold_back_notices()  # Ray's, RLlib's and Tune's notices a user cannot act on
     try:
         code: int = args.handler(args)
         return code

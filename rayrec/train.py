@@ -36,6 +36,7 @@ import difflib
 import json
 import logging
 import math
+import numbers
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -776,14 +777,25 @@ def _board(path: Path, purge_step: int | None = None) -> Any:
     return SummaryWriter(str(path), flush_secs=10, purge_step=purge_step)
 
 
+def finite_scalar(value: Any) -> float | None:
+    """``value`` as a float if it is a finite real number — a Python or a numpy scalar
+    (RLlib's metrics are ``numpy.float32``); None for anything else (None, NaN, bools,
+    text)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None  # numpy's bool_ is not a numbers.Real; its integers and floats are
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def _log_scalars(board: Any, prefix: str, values: Mapping[str, Any], step: int) -> None:
+    """Each finite real value of ``values`` as the TensorBoard scalar ``prefix/key``
+    (the step counters themselves are the x axis, not scalars)."""
     if board is None:
         return
     for key, value in values.items():
-        if key in ("iteration", "env_steps") or isinstance(value, bool):
-            continue
-        if isinstance(value, int | float) and value == value:  # skips None and NaN
-            board.add_scalar(f"{prefix}/{key}", float(value), global_step=step)
+        number = finite_scalar(value)
+        if key not in ("iteration", "env_steps") and number is not None:
+            board.add_scalar(f"{prefix}/{key}", number, global_step=step)
 
 
 # ------------------------------------------------------------- evaluating later
@@ -861,6 +873,7 @@ __all__ = [
     "apply_overrides",
     "build_config",
     "evaluate_checkpoint",
+    "finite_scalar",
     "iteration_row",
     "load_policy_module",
     "parse_overrides",

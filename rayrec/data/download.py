@@ -37,7 +37,6 @@ import os
 import re
 import shutil
 import tarfile
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -51,7 +50,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from rayrec import __version__
-from rayrec.data.io import DATA_ENV, atomic_dir
+from rayrec.data.io import DATA_ENV, atomic_dir, temp_file
 from rayrec.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -627,7 +626,7 @@ def _flatten(folder: Path) -> None:
 def _place_file(downloaded: Path, target: Path) -> None:
     """Put a single downloaded (non-archive) file into ``target`` atomically."""
     target.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{downloaded.name}.tmp-", dir=target)
+    fd, tmp = temp_file(target, f".{downloaded.name}.tmp-")  # the umask's mode
     os.close(fd)
     try:
         shutil.copyfile(downloaded, tmp)

@@ -3,7 +3,10 @@
 Every dataset file may be stored plain or compressed (``.gz``, ``.xz``, ``.bz2``,
 ``.zip``). :func:`find_file` resolves a logical name such as ``ratings.dat`` to
 whichever variant exists; :func:`read_bytes` returns the decompressed content.
-Inputs are only ever opened for reading.
+Inputs are only ever opened for reading. What rayrec writes atomically (through a
+temporary file or folder renamed into place) gets the modes of any file the user
+creates (the umask's: 0644 / 0755 under the usual 022), and CSV files end their lines
+with ``\n`` (:data:`CSV_LINE_END`).
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import hashlib
 import json
 import lzma
 import os
+import secrets
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +33,9 @@ COMPRESSED_SUFFIXES: tuple[str, ...] = (".gz", ".xz", ".bz2", ".zip")
 DATA_ENV = "RAYREC_DATA"
 #: Environment variable naming the cache root (default ``~/.cache/rayrec``).
 CACHE_ENV = "RAYREC_CACHE"
+#: The line ending of every CSV file rayrec writes (``csv.writer(..., lineterminator=)``;
+#: the csv module's default is ``\r\n``).
+CSV_LINE_END = "\n"
 
 
 def candidates(directory: Path, name: str) -> list[Path]:
@@ -149,12 +155,13 @@ def default_cache_root() -> Path:
 
 @contextmanager
 def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a temporary directory that replaces ``target`` only if the block succeeds.
+    """Yield a temporary directory that replaces ``target`` only if the block succeeds
+    (its mode follows the umask, as :func:`temp_dir` says).
 
     A crash leaves the previous ``target`` (if any) untouched.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = temp_dir(target.parent, f".{target.name}.tmp-")
     try:
         yield tmp
         if target.exists():
@@ -169,10 +176,38 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         raise
 
 
+def temp_file(directory: Path, prefix: str) -> tuple[int, Path]:
+    """A new, empty file ``directory/<prefix><random>`` opened for writing: (fd, path).
+
+    Unlike :func:`tempfile.mkstemp` (always 0600), its mode follows the umask like
+    any file the user creates (0644 under the usual 022), so a file renamed into place
+    from it has the same mode as every other output.
+    """
+    while True:
+        path = directory / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
+        except FileExistsError:
+            continue
+
+
+def temp_dir(directory: Path, prefix: str) -> Path:
+    """A new, empty folder ``directory/<prefix><random>`` whose mode follows the umask
+    (0755 under 022; :func:`tempfile.mkdtemp` makes 0700)."""
+    while True:
+        path = directory / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            path.mkdir(mode=0o777)
+        except FileExistsError:
+            continue
+        return path
+
+
 def atomic_write_bytes(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` through a temporary file and an atomic rename."""
+    """Write ``data`` to ``target`` through a temporary file and an atomic rename (the
+    file's mode follows the umask: 0644 under the usual 022)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
+    fd, tmp = temp_file(target.parent, f".{target.name}.tmp-")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -1,9 +1,9 @@
 """Environments: how a session runs on top of a simulator or a log, one module per kind.
 
-An env spec (``envs/*.yaml``, key ``kind``) says how a session runs; its kind picks the
-schema and the environment (:mod:`rayrec.environments.spec`). Registered kinds:
-``slate`` (:mod:`~rayrec.environments.slate`, in RLlib through
-:mod:`~rayrec.environments.rllib_env`).
+An env spec (``envs/*.yaml``, or a packaged spec by name; key ``kind``) says how a
+session runs; its kind picks the schema and the environment
+(:mod:`rayrec.environments.spec`). Registered kinds: ``slate``
+(:mod:`~rayrec.environments.slate`, in RLlib through :mod:`~rayrec.environments.rllib_env`).
 """
 
 # rllib_env registers the slate kind on import
@@ -23,9 +23,11 @@ from rayrec.environments.spec import (
     env_creator_name,
     env_kind,
     load_env_spec,
+    packaged_spec_names,
     read_kind,
     register_env_kind,
     registered_kinds,
+    resolve_env_spec,
 )
 
 __all__ = [
@@ -43,8 +45,10 @@ __all__ = [
     "env_kind",
     "load_env_spec",
     "make_env",
+    "packaged_spec_names",
     "read_kind",
     "register_env_kind",
     "registered_kinds",
+    "resolve_env_spec",
     "resolve_simulator",
 ]

@@ -46,7 +46,12 @@ from rayrec.environments.slate import (
     SlateEnvSpec,
     load_slate_spec,
 )
-from rayrec.environments.spec import env_creator_name, load_env_spec, register_env_kind
+from rayrec.environments.spec import (
+    env_creator_name,
+    load_env_spec,
+    register_env_kind,
+    spec_argument,
+)
 from rayrec.errors import InputError
 from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.simulator import Simulator
@@ -77,7 +82,8 @@ def _resolve(spec: SlateEnvSpec, folder: str | None, part: str, option: str) -> 
     root = Path(folder) if folder is not None else default_simulator_root(spec.name)
     if not ((root / part / "meta.json").is_file() or (root / "meta.json").is_file()):
         raise InputError(
-            f"no simulator checkpoint at {root}; run `rayrec simulator train {spec.path}` first"
+            f"no simulator checkpoint at {root}; run `rayrec simulator train"
+            f" {spec_argument(spec.path)}` first"
             f" (or pass {option} DIR)"
         )
     return str(root.resolve())

@@ -1,12 +1,16 @@
 """Env specs: ``envs/*.yaml`` files with a ``kind``, and the registry of env kinds.
 
+The specs rayrec ships are package data (``rayrec/envs/``; ``envs`` at the repository
+root links there): wherever an env spec is taken, a bare name (``synthetic``, ``ml1m``)
+is the packaged spec of that name (:func:`resolve_env_spec`), and a path is a file.
+
 An env spec says how a session runs. Its top-level ``kind`` picks the schema and the
 environment (:data:`ENV_KINDS`; a file without ``kind`` is a ``slate`` spec). Each
 kind registers, with :func:`register_env_kind`, its spec dataclass, the loader that
 turns the file into it, the builder of an RLlib ``env_config`` from a loaded spec,
 and the RLlib env creator::
 
-    spec = load_env_spec("envs/ml1m.yaml")            # typed, validated, has .kind
+    spec = load_env_spec("ml1m")                      # typed, validated, has .kind
     env_config = env_config_for("envs/ml1m.yaml")     # session settings read now
     config.environment(env=env_creator_name(spec.kind), env_config=env_config)
 
@@ -29,6 +33,9 @@ from rayrec.errors import InputError
 ENV_KINDS: tuple[str, ...] = ("slate", "rating_walk", "topn", "logged_sessions")
 #: The kind of a spec file without a ``kind`` key (every file before kinds existed).
 DEFAULT_KIND = "slate"
+#: The env specs shipped inside the package, each usable by its name (``--env synthetic``).
+PACKAGED_SPECS = Path(__file__).resolve().parents[1] / "envs"
+SPEC_SUFFIXES = (".yaml", ".yml")
 
 #: (file, its mapping) -> the kind's typed spec
 SpecLoader = Callable[[Path, dict[str, Any]], Any]
@@ -127,24 +134,65 @@ def _kind_of(data: Mapping[str, Any], where: str) -> str:
     return kind
 
 
+def packaged_spec_names() -> tuple[str, ...]:
+    """The names of the env specs shipped in the package, sorted."""
+    return tuple(sorted(p.stem for p in PACKAGED_SPECS.glob("*.yaml")))
+
+
+def resolve_env_spec(spec: str | Path) -> Path:
+    """The env spec file ``spec`` names: an existing file as given, else a bare name
+    (no folder, no ``.yaml``) as the packaged spec of that name.
+
+    Raises:
+        InputError: an unknown name or a missing file, listing the packaged names.
+    """
+    path = Path(spec)
+    if path.is_file():
+        return path
+    names = packaged_spec_names()
+    shown = ", ".join(names)
+    if path.parent == Path(".") and path.suffix not in SPEC_SUFFIXES:
+        if path.name in names:
+            return PACKAGED_SPECS / f"{path.name}.yaml"
+        raise InputError(
+            f"env spec {str(spec)!r}: expected a spec file or a packaged spec name"
+            f" ({shown}), got neither"
+        )
+    if path.is_dir():
+        raise InputError(f"{path}: expected an env spec file, got a folder")
+    raise InputError(f"{path}: cannot read (no such file); packaged env specs by name: {shown}")
+
+
+def spec_argument(path: str | Path) -> str:
+    """How to name the spec at ``path`` on the command line: a packaged spec by its
+    name (``ml1m``), any other file by its path."""
+    path = Path(path)
+    if path.resolve().parent == PACKAGED_SPECS and path.suffix == ".yaml":
+        return path.stem
+    return str(path)
+
+
 def read_kind(path: str | Path) -> str:
-    """The ``kind`` of the env spec at ``path`` (``slate`` when the file has none).
+    """The ``kind`` of the env spec at ``path`` or of the packaged spec of that name
+    (``slate`` when the file has none).
 
     Raises:
         InputError: the file is unreadable or not a mapping, or its ``kind`` is not one
             of :data:`ENV_KINDS` (naming the file and the key).
     """
+    path = resolve_env_spec(path)
     return _kind_of(load_yaml(path), str(path))
 
 
 def load_env_spec(path: str | Path) -> Any:
-    """The typed, validated spec of the env spec file at ``path`` (it has ``.kind``).
+    """The typed, validated spec of the env spec file at ``path``, or of the packaged
+    spec of that name (it has ``.kind``).
 
     Raises:
         InputError: naming the file and the key at fault; for a kind that is not
             available yet, naming the key ``kind``.
     """
-    path = Path(path)
+    path = resolve_env_spec(path)
     data = load_yaml(path)
     kind = env_kind(_kind_of(data, str(path)), str(path))
     return kind.load(path, data)
@@ -161,7 +209,7 @@ def env_config_for(
     """The RLlib ``env_config`` of an env spec, its session settings read from the file now.
 
     Args:
-        spec_path: the env spec file.
+        spec_path: the env spec file, or a packaged spec's name.
         simulator: a simulator checkpoint folder (default: where the spec's kind keeps
             it, e.g. ``runs/simulators/<name>`` for a learned slate simulator).
         part: ``train`` or ``eval`` (which simulator / part of the log).

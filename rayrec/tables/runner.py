@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rayrec.data.io import atomic_write_text
+from rayrec.data.io import CSV_LINE_END, atomic_write_text
 from rayrec.errors import InputError
 from rayrec.provenance import code_version
 
@@ -77,7 +77,12 @@ class TablePlan:
             InputError: naming the option.
         """
         from rayrec.algorithms.registry import ALGORITHMS
+        from rayrec.environments import resolve_env_spec
 
+        try:
+            resolve_env_spec(self.env)
+        except InputError as exc:
+            raise InputError(f"--env: {exc}") from None
         unknown = [a for a in self.algos if a not in ALGORITHMS]
         if unknown:
             raise InputError(
@@ -314,7 +319,7 @@ def runs_csv(table: Table, results: dict[str, list[dict[str, Any]]]) -> str:
     buf = io.StringIO()
     keys = ["algorithm", "seed", "env_steps", "iterations", "train_seconds"]
     metrics = list(table.run_metrics)
-    writer = csv.writer(buf)
+    writer = csv.writer(buf, lineterminator=CSV_LINE_END)
     writer.writerow([*keys, *metrics])
     for algo, runs in results.items():
         for r in runs:

@@ -4,7 +4,9 @@
   env steps, training return, final evaluation) to the ``rayrec.tune.progress`` logger
   every ``interval_s`` seconds and a line when a trial ends; the CLI shows that logger
   on stdout. Tune's own reporter prints the whole config, so it runs silent
-  (``RunConfig(verbose=0)``).
+  (:func:`rayrec.tune.runner.tune_reporter`). After an interrupt the table's statuses
+  are true: trials Tune stopped unfinished show as INTERRUPTED, never started ones as
+  PENDING (Tune marks both TERMINATED).
 - :class:`ResumableCSVLogger` / :class:`ResumableJsonLogger` are Tune's
   ``progress.csv`` / ``result.json`` writers, made safe for restarts (ours). When a
   trial restarts — from its last checkpoint after a failure (``FailureConfig``), or
@@ -35,7 +37,7 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.result import EXPR_PROGRESS_FILE, EXPR_RESULT_FILE, TRAINING_ITERATION
 from ray.tune.utils import flatten_dict
 
-from rayrec.data.io import atomic_write_text
+from rayrec.data.io import CSV_LINE_END, atomic_write_text
 
 #: where the progress table goes (the CLI prints this logger's records on stdout)
 PROGRESS_LOGGER = "rayrec.tune.progress"
@@ -72,8 +74,24 @@ class ProgressTable(Callback):
         self.clock = clock
         self._last: float | None = None
         self._shown: tuple[Any, ...] = ()
+        self._completed: set[str] = set()  # trials that ended by themselves (or a scheduler)
+        self._before_end: dict[str, str] = {}  # each trial's status at the last step
+
+    def status(self, trial: Any) -> str:
+        """The trial's status as it is: when a sweep is interrupted, Tune stops the
+        live trials and marks them TERMINATED, finished or not; those show as
+        INTERRUPTED (they were running) or with their status before (PENDING: never
+        started), as Tune's snapshot records them for ``rayrec resume``."""
+        status = str(trial.status)
+        if status != "TERMINATED" or trial.trial_id in self._completed:
+            return status
+        before = self._before_end.get(trial.trial_id, status)
+        if before == "TERMINATED":  # finished before this session (a resumed sweep)
+            return status
+        return "INTERRUPTED" if before == "RUNNING" else before
 
     def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        self._before_end = {t.trial_id: str(t.status) for t in trials}
         now = self.clock()
         if self._last is None:
             self._last = now  # first table after one interval, once trials have run
@@ -86,14 +104,14 @@ class ProgressTable(Callback):
             self._shown = state
             log.info(self.table(trials))
 
-    @staticmethod
-    def _state(trials: Sequence[Any]) -> tuple[Any, ...]:
+    def _state(self, trials: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(
-            (t.trial_id, str(t.status), (t.last_result or {}).get(TRAINING_ITERATION))
+            (t.trial_id, self.status(t), (t.last_result or {}).get(TRAINING_ITERATION))
             for t in trials
         )
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self._completed.add(trial.trial_id)
         res = trial.last_result or {}
         log.info(
             "%s finished: %s iterations, eval reward %s (random %s)",
@@ -118,13 +136,13 @@ class ProgressTable(Callback):
             flat = flatten_dict(trial.config or {}, delimiter="/")
             res = trial.last_result or {}
             rows.append(
-                [str(trial), str(trial.status)]
+                [str(trial), self.status(trial)]
                 + [_fmt(flat.get(p), "{}") for p in self.params]
                 + [_fmt(res.get(key), fmt) for key, _, fmt in METRIC_COLUMNS]
             )
         counts: dict[str, int] = {}
         for trial in trials:
-            counts[str(trial.status)] = counts.get(str(trial.status), 0) + 1
+            counts[self.status(trial)] = counts.get(self.status(trial), 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         return f"trials: {summary}\n" + format_table(heads, rows)
 
@@ -165,7 +183,7 @@ def keep_csv_rows_before(path: Path, iteration: int) -> list[str] | None:
         path.unlink()
         return None
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=header)
+    writer = csv.DictWriter(buf, fieldnames=header, lineterminator=CSV_LINE_END)
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(path, buf.getvalue())
@@ -197,7 +215,8 @@ def _iteration(value: Any) -> float:
 
 class ResumableCSVLogger(CSVLoggerCallback):
     """Tune's ``progress.csv`` writer; a restarted trial's log continues without the
-    rows of the redone iterations, under the existing header."""
+    rows of the redone iterations, under the existing header. Its lines end with
+    ``\n`` like every CSV file rayrec writes (Tune's own writer ends them ``\r\n``)."""
 
     def log_trial_result(self, iteration: int, trial: Any, result: dict[str, Any]) -> None:
         if trial not in self._trial_files:
@@ -205,15 +224,26 @@ class ResumableCSVLogger(CSVLoggerCallback):
             self._trial_files[trial].close()
             path = Path(trial.local_path, EXPR_PROGRESS_FILE)
             header = keep_csv_rows_before(path, int(result.get(TRAINING_ITERATION, 1)))
-            self._trial_files[trial] = path.open("at")
-            self._trial_continue[trial] = header is not None
-            writers: dict[Any, Any] = self._trial_csv  # None: Tune writes a new header
-            writers[trial] = (
-                csv.DictWriter(self._trial_files[trial], header, extrasaction="ignore")
-                if header is not None
-                else None
+            fh = path.open("a", newline="")
+            self._trial_files[trial] = fh
+            self._trial_continue[trial] = True  # the header is written here
+            writer = csv.DictWriter(
+                fh,
+                header if header is not None else list(_flat_result(result)),
+                extrasaction="ignore",
+                lineterminator=CSV_LINE_END,
             )
+            if header is None:
+                writer.writeheader()
+            writers: dict[Any, Any] = self._trial_csv
+            writers[trial] = writer
         super().log_trial_result(iteration, trial, result)
+
+
+def _flat_result(result: dict[str, Any]) -> dict[str, Any]:
+    """A result as Tune's CSV logger writes it: without ``config``, nested keys joined
+    with ``/``."""
+    return flatten_dict({k: v for k, v in result.items() if k != "config"}, delimiter="/")
 
 
 class ResumableJsonLogger(JsonLoggerCallback):

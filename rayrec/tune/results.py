@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from rayrec.data.io import atomic_write_bytes
+from rayrec.data.io import CSV_LINE_END, atomic_write_bytes
 from rayrec.errors import InputError
 
 RESULTS_CSV = "results.csv"
@@ -128,7 +128,8 @@ def write_results(experiment_dir: str) -> tuple[str, str, pd.DataFrame]:
 def write_table(frame: pd.DataFrame, folder: Path) -> tuple[Path, Path]:
     """``frame`` as ``folder/results.csv`` and ``folder/results.parquet`` (atomic)."""
     csv_path, pq_path = folder / RESULTS_CSV, folder / RESULTS_PARQUET
-    atomic_write_bytes(csv_path, frame.to_csv(index=False).encode("utf-8"))
+    text = frame.to_csv(index=False, lineterminator=CSV_LINE_END)
+    atomic_write_bytes(csv_path, text.encode("utf-8"))
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
     atomic_write_bytes(pq_path, buf.getvalue())

@@ -20,7 +20,7 @@ from typing import Literal
 
 from rayrec.errors import InputError
 from rayrec.tune.results import SPEC_FILE
-from rayrec.tune.runner import SweepOutcome, ensure_ray, finish, trainable
+from rayrec.tune.runner import SweepOutcome, ensure_ray, finish, trainable, tune_reporter
 from rayrec.tune.spec import TuneSpec, spec_from_dict
 
 ErroredMode = Literal["restart", "resume", "skip"]
@@ -57,8 +57,11 @@ def read_spec_record(experiment_dir: str) -> SweepRecord | None:
     return SweepRecord(spec, str(data.get("source", "")), bool(data.get("smoke", False)))
 
 
-def resume_sweep(experiment_dir: str, *, errored: ErroredMode = "restart") -> SweepOutcome:
-    """Finish the unfinished trials of an experiment and rewrite its results table.
+def resume_sweep(
+    experiment_dir: str, *, errored: ErroredMode = "restart", tune_output: bool = False
+) -> SweepOutcome:
+    """Finish the unfinished trials of an experiment and rewrite its results table
+    (``tune_output``: show Tune's own reporter too, :func:`~rayrec.tune.runner.tune_reporter`).
 
     Raises:
         InputError: when the folder holds no restorable Tune experiment.
@@ -83,5 +86,6 @@ def resume_sweep(experiment_dir: str, *, errored: ErroredMode = "restart") -> Sw
         resume_errored=errored == "resume",
         restart_errored=errored == "restart",
     )
-    tuner.fit()
+    with tune_reporter(tune_output):
+        tuner.fit()
     return finish(exp, start)

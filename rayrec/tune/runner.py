@@ -27,6 +27,7 @@ scheduler (ASHA) stops early is not evaluated.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -34,6 +35,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,8 @@ log = logging.getLogger(__name__)
 
 #: how many search points are built and validated before the sweep starts
 MAX_CHECKED_POINTS = 256
+#: Tune's switch between its output engines (``"0"``: the older one)
+AIR_NEW_OUTPUT = "RAY_AIR_NEW_OUTPUT"
 
 
 # ------------------------------------------------------------------ the trial
@@ -68,8 +72,10 @@ def param_space(spec: TuneSpec) -> dict[str, Any]:
     """The Tune ``param_space`` of a spec: ``algorithm``, ``seed``, ``config`` (the
     algorithm's fields, swept ones as Tune domains) and ``rayrec`` (run settings, the
     same for every trial; paths made absolute, as trials run in their own folders)."""
+    from rayrec.environments import resolve_env_spec
+
     run = {
-        "env": str(Path(spec.env).resolve()),
+        "env": str(resolve_env_spec(spec.env).resolve()),
         "simulator": _simulator_folder(spec),
         "resources": dataclasses.asdict(spec.resources),
         "stop": dataclasses.asdict(spec.stop),
@@ -345,6 +351,27 @@ class SweepOutcome:
         return {str(k): int(v) for k, v in self.table["status"].value_counts().items()}
 
 
+@contextlib.contextmanager
+def tune_reporter(show: bool) -> Iterator[None]:
+    """Tune's own console output while a sweep runs: shown (``show``: its default
+    reporter, at RunConfig ``verbose``) or silent. Tune's newer output engine prints its
+    configuration box and a TensorBoard hint into Ray's temporary folder at every
+    verbosity, 0 included; the older engine prints nothing at verbosity 0, so a silent
+    sweep runs with that one (``RAY_AIR_NEW_OUTPUT=0``, read by ``Tuner.fit``)."""
+    if show:
+        yield
+        return
+    before = os.environ.get(AIR_NEW_OUTPUT)
+    os.environ[AIR_NEW_OUTPUT] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(AIR_NEW_OUTPUT, None)
+        else:
+            os.environ[AIR_NEW_OUTPUT] = before
+
+
 def run_sweep(
     spec: TuneSpec,
     *,
@@ -352,9 +379,11 @@ def run_sweep(
     where: str = "spec",
     smoke: bool = False,
     progress_interval_s: float = 30.0,
+    tune_output: bool = False,
 ) -> SweepOutcome:
     """Run every trial of ``spec`` and write the results table. ``where`` (the spec's
-    file) prefixes errors; ``smoke`` is recorded for the report.
+    file) prefixes errors; ``smoke`` is recorded for the report; ``tune_output`` shows
+    Tune's own reporter beside our progress table (:func:`tune_reporter`).
 
     Raises:
         InputError: bad search points, a missing simulator, or an experiment folder
@@ -390,10 +419,11 @@ def run_sweep(
             callbacks=callbacks(spec, progress_interval_s),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.num_to_keep),
             failure_config=tune.FailureConfig(max_failures=spec.failure.max_failures),
-            verbose=0,
+            verbose=1 if tune_output else 0,
         ),
     )
-    tuner.fit()
+    with tune_reporter(tune_output):
+        tuner.fit()
     return finish(exp_path, start)
 
 

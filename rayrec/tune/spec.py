@@ -242,7 +242,8 @@ class TuneSpec:
         name: the experiment's name; results go to ``<storage>/<name>``.
         algorithm: a registered algorithm (``rayrec train --help``); may instead be
             swept with ``search_space.algorithm``.
-        env: the env spec (``envs/*.yaml``), relative to the working directory.
+        env: the env spec: a file (``envs/*.yaml``, relative to the working directory) or
+            a packaged spec's name (``synthetic``).
         simulator: a simulator checkpoint folder (default: from the env spec).
         seed: the seed when ``search_space.seed`` does not sweep it.
         config: fixed algorithm config fields (as ``rayrec train --config``).
@@ -418,8 +419,15 @@ def _check_semantics(spec: TuneSpec, where: str) -> None:
             f"{where}: scheduler.metric: expected a metric reported every iteration"
             f" (e.g. episode_return_mean), got {spec.scheduler.metric!r} (final evaluation only)"
         )
-    if not Path(spec.env).is_file():
-        raise InputError(f"{where}: env: no env spec at {spec.env}")
+    from rayrec.environments.spec import packaged_spec_names, resolve_env_spec
+
+    try:
+        resolve_env_spec(spec.env)
+    except InputError:
+        raise InputError(
+            f"{where}: env: no env spec at {spec.env}; expected a file (relative to the working"
+            f" directory) or a packaged spec name ({', '.join(packaged_spec_names())})"
+        ) from None
 
 
 def spec_to_dict(spec: TuneSpec) -> dict[str, Any]:

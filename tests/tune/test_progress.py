@@ -141,3 +141,38 @@ def test_progress_table_is_logged_only_when_something_changed(tmp_path: Path) ->
     finally:
         log.removeHandler(handler)
     assert len(records) == 2  # at t=11 (first change) and t=33; t=22 had nothing new
+
+
+def test_after_an_interrupt_the_table_counts_trials_as_they_are(tmp_path: Path) -> None:
+    """Tune marks every live trial TERMINATED when an interrupted sweep ends, finished or
+    not: the last table shows the unfinished ones as INTERRUPTED / PENDING."""
+    trials = [FakeTrial(tmp_path / str(i), f"a_0000{i}") for i in range(4)]
+    finished, running, pending, earlier = trials
+    earlier.status = "TERMINATED"  # finished in an earlier session (a resumed sweep)
+    running.status = "RUNNING"
+    pending.status = "PENDING"
+    table = ProgressTable(["seed"])
+    table.on_step_end(iteration=1, trials=trials)
+    finished.status = "TERMINATED"
+    table.on_trial_complete(iteration=2, trials=trials, trial=finished)
+    table.on_step_end(iteration=2, trials=trials)
+    for trial in trials:  # Ctrl-C: Tune's cleanup stops what is left
+        trial.status = "TERMINATED"
+    lines = table.table(trials).splitlines()
+    assert lines[0] == "trials: 1 INTERRUPTED, 1 PENDING, 2 TERMINATED"
+    assert [line.split()[1] for line in lines[2:]] == [
+        "TERMINATED", "INTERRUPTED", "PENDING", "TERMINATED",
+    ]  # fmt: skip
+
+
+def test_trial_progress_csv_lines_end_with_newline_only(tmp_path: Path) -> None:
+    """Tune's own CSV writer ends lines with \\r\\n; ours (new and continued) with \\n."""
+    trial = FakeTrial(tmp_path / "trial")
+    run_logger(ResumableCSVLogger(), trial, [1, 2])
+    logger = ResumableCSVLogger()
+    logger.log_trial_start(trial)
+    logger.log_trial_result(2, trial, row(2))  # continues: drops the redone row 2
+    logger.log_trial_end(trial)
+    data = (tmp_path / "trial" / "progress.csv").read_bytes()
+    assert b"\r" not in data
+    assert csv_iterations(tmp_path / "trial" / "progress.csv") == [1, 2]
