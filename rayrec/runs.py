@@ -45,7 +45,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Literal
 
-from rayrec.data.io import atomic_write_text
+from rayrec.data.io import CSV_LINE_END, atomic_write_text
 from rayrec.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -463,11 +463,11 @@ class ProgressLog:
             self._rewrite(self._order([*self.columns, *row]), [*self.rows(), row])
             return
         with self.path.open("a", newline="") as fh:
-            csv.DictWriter(fh, fieldnames=self.columns, lineterminator="\n").writerow(row)
+            csv.DictWriter(fh, fieldnames=self.columns, lineterminator=CSV_LINE_END).writerow(row)
 
     def _rewrite(self, columns: list[str], rows: Iterable[Mapping[str, Any]]) -> None:
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator=CSV_LINE_END)
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(self.path, buf.getvalue())
