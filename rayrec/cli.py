@@ -685,6 +685,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
 @command("evaluate", _evaluate_args)
 def _evaluate(args: argparse.Namespace) -> int:
     """evaluate a trained policy by the protocol of the env's kind"""
+    from rayrec.runs import resolve_run_folder
     from rayrec.train import evaluate_checkpoint
 
     if args.episodes < 1:
@@ -692,7 +693,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise InputError(f"--seed: expected an integer >= 0, got {args.seed}")
     res = evaluate_checkpoint(
-        args.checkpoint,
+        resolve_run_folder(Path(args.checkpoint)),  # a folder of numbered runs: its latest
         args.env,
         simulator=args.simulator,
         users=args.episodes,

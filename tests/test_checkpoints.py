@@ -303,3 +303,20 @@ def test_the_checkpoint_is_proportionate_to_the_filled_replay(
     size = (folder / ALGO_STATE).stat().st_size
     assert size < rows * row_bytes + 256 * 1024, (size, rows, row_bytes)
     assert size < buffer.capacity * row_bytes / 50
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_evaluate_takes_a_folder_of_numbered_runs_by_its_latest(
+    copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``rayrec evaluate runs/train/hac-synthetic-s0`` evaluates the run ``latest`` names
+    (``rayrec train``'s default layout), as ``--resume`` continues it."""
+    root = copy.parent.parent / "hac-synthetic-s0"
+    run = root / "001"
+    run.mkdir(parents=True)
+    shutil.move(str(copy), run / "checkpoint")
+    (root / "latest").symlink_to("001")
+    assert main([*evaluate(root, SYNTHETIC), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out.strip().splitlines()[-1])["total_reward"] >= 0
