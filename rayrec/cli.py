@@ -356,7 +356,7 @@ def _simulator_check(args: argparse.Namespace) -> int:
     print(f"simulator: {sim.meta.get('spec_name', args.target)} ({args.part}, {sim.kind})")
     print(
         f"{'policy':<10}{'total reward':>14}{'± std':>8}{'depth':>8}"
-        f"{'variance':>10}{'coverage':>10}"
+        f"{'variance':>10}{'coverage':>10}{'overlap':>9}"
     )
     for name, make in POLICIES.items():
         res = rollout(sim, make(), args.users, env_config, seed=args.seed, device=args.device)
@@ -364,7 +364,7 @@ def _simulator_check(args: argparse.Namespace) -> int:
         results[name] = s
         print(
             f"{name:<10}{s['total_reward']:>14.3f}{s['total_reward_std']:>8.2f}{s['depth']:>8.2f}"
-            f"{s['reward_variance']:>10.3f}{s['coverage']:>10.3f}"
+            f"{s['reward_variance']:>10.3f}{s['coverage']:>10.3f}{s['overlap']:>9.3f}"
         )
     if args.json:
         emit_json(results)

@@ -90,10 +90,13 @@ class RolloutResult:
     total_reward: np.ndarray  # (N,)
     depth: np.ndarray  # (N,)
     slates: np.ndarray  # (S, K) every slate shown to an active user
+    first_slates: np.ndarray  # (N, K) the first slate of each user's session
 
     def summary(self, n_items: int) -> dict[str, float]:
         """The session metrics of :func:`rayrec.metrics.slate.session_metrics`."""
-        return session_metrics(self.total_reward, self.depth, self.slates, n_items)
+        return session_metrics(
+            self.total_reward, self.depth, self.slates, n_items, first_slates=self.first_slates
+        )
 
 
 def rollout(
@@ -109,7 +112,10 @@ def rollout(
     """One full session for each of ``n_users`` users, ``batch`` users per env
     (all at once by default); the env of users ``start..`` is seeded ``seed + start``."""
     batch = batch or n_users
-    totals, depths, shown = [], [], []
+    totals: list[np.ndarray] = []
+    depths: list[np.ndarray] = []
+    shown: list[np.ndarray] = []
+    firsts: list[np.ndarray] = []
     for start in range(0, n_users, batch):
         b = min(batch, n_users - start)
         env = SlateEnv(simulator, b, config, device=device, seed=seed + start)
@@ -119,6 +125,8 @@ def rollout(
         depth = np.zeros(b, dtype=np.int64)
         while active.any():
             slates = np.asarray(policy(env, obs))
+            if len(firsts) == len(totals):  # this batch's first step: every user is active
+                firsts.append(slates)
             shown.append(slates[active])
             obs, reward, terminated, truncated, _ = env.step(slates)
             total += np.where(active, reward, 0.0)
@@ -130,4 +138,5 @@ def rollout(
         total_reward=np.concatenate(totals),
         depth=np.concatenate(depths),
         slates=np.concatenate(shown),
+        first_slates=np.concatenate(firsts),
     )
