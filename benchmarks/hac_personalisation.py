@@ -36,6 +36,36 @@ first observations in the *evaluation* simulator (``SlateEnv.reset``, seed 1):
 
 Prints a table and one JSON line. Torch runs on one thread (``torch.set_num_threads(1)``
 in the driver, where the local learner and env runner run; ``OMP_NUM_THREADS=1``).
+
+Figures (2-core CPU shared, 1 torch thread, synthetic env, 60 iterations, 256 users,
+about 1 min per run; references on the same users: random 1.92, most-popular 4.62
+(overlap 1.0), oracle 16.58 (coverage 0.72, overlap 0.04)), at iteration 60:
+
+=====================================  ======  =========  =====  =====  ======  =======
+run                                    reward  s_hist_cv  z_cv   z_sat  q_orc −  overlap
+                                                                        q_pop
+=====================================  ======  =========  =====  =====  ======  =======
+hac (s0 / s1)                          3.28 /  0.039      0.16   0.00   −0.03   0.95 /
+                                       3.44                                     1.00
+ddpg                                   3.32    0.034      0.00   1.00   −0.13   0.99
+online-sl                              4.15    0.112      0.20   0.00   −0.08   0.92
+hac hyper_actor_coef=0                 3.00    0.033      0.00   0.93   −0.23   0.96
+hac model.tanh_hyper_action=false      3.47    0.034      0.13   0.07   −0.08   1.00
+hac model.use_user_id=false (s0/s1)    3.67 /  0.026      0.00   0.00   −0.03   1.00
+                                       3.74
+hac critic_lr=3e-3 actor_lr=3e-5       3.26    0.055      0.13   0.00   −0.05   1.00
+hac actor_lr=kernel_lr=1e-3            4.17    0.006      0.14   0.00   −0.05   1.00
+online-sl actor_lr=kernel_lr=1e-3      5.35 /  0.343 /    0.61   0.01   −0.26   0.31 /
+(s0 / s1)                              5.62    0.329                            0.28
+=====================================  ======  =========  =====  =====  ======  =======
+
+At initialisation the history moves s_t by ~5% (``s_hist_cv`` 0.056) and e_u carries
+99.8% of its across-user variance; the untrained e_u is what makes Z differ across users.
+The critic never values a user's oracle slate above the most-popular slate
+(``q_orc`` < ``q_pop`` at every iteration of every run), so maximising Q drives every
+user to one Z: with a learning rate that lets the encoder learn, L_BCE alone makes
+s_t depend on the history (online-sl 0.06 → 0.34, overlap 0.31, above most-popular)
+while L_QMax removes it (hac 0.056 → 0.006, overlap 1.0).
 """
 
 from __future__ import annotations
