@@ -335,35 +335,50 @@ def _sim_check_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="end with one JSON object keyed by policy")
 
 
-def load_simulator_target(target: str, part: str, checkpoint: str | None = None) -> tuple[Any, Any]:
-    """(Simulator, EnvConfig) from a spec file (its session settings) or a checkpoint
+def simulator_target_config(
+    target: str, part: str, checkpoint: str | None = None
+) -> dict[str, Any]:
+    """The ``env_config`` of a spec file (its session settings) or of a checkpoint
     folder (EnvConfig's default session: a checkpoint holds no session settings)."""
-    from rayrec.environments import env_config_for, env_config_of
+    from rayrec.environments import env_config_for
 
     if Path(target).is_dir():
-        return env_config_of({"simulator": target, "part": part, "env": {}})
-    return env_config_of(env_config_for(target, checkpoint, part=part, option="--checkpoint"))
+        return {"simulator": target, "part": part, "env": {}}
+    return dict(env_config_for(target, checkpoint, part=part, option="--checkpoint"))
+
+
+def load_simulator_target(target: str, part: str, checkpoint: str | None = None) -> tuple[Any, Any]:
+    """(Simulator, EnvConfig) of :func:`simulator_target_config`."""
+    from rayrec.environments import env_config_of
+
+    return env_config_of(simulator_target_config(target, part, checkpoint))
 
 
 @command("simulator check", _sim_check_args)
 def _simulator_check(args: argparse.Namespace) -> int:
-    from rayrec.environments.rollout import POLICIES, rollout
+    from rayrec.environments import env_config_of
+    from rayrec.environments.rollout import NEEDS_TRAIN, POLICIES, rollout, train_simulator
 
-    sim, env_config = load_simulator_target(args.target, args.part, args.checkpoint)
+    target_config = simulator_target_config(args.target, args.part, args.checkpoint)
+    sim, env_config = env_config_of(target_config)
     if args.users < 1:
         raise InputError(f"--users must be >= 1, got {args.users}")
+    # the personalised reference plays the train simulator's greedy slate in the eval one
+    train = train_simulator(target_config) if args.part == "eval" else None
     results: dict[str, dict[str, float]] = {}
     print(f"simulator: {sim.meta.get('spec_name', args.target)} ({args.part}, {sim.kind})")
     print(
-        f"{'policy':<10}{'total reward':>14}{'± std':>8}{'depth':>8}"
+        f"{'policy':<14}{'total reward':>14}{'± std':>8}{'depth':>8}"
         f"{'variance':>10}{'coverage':>10}"
     )
     for name, make in POLICIES.items():
-        res = rollout(sim, make(), args.users, env_config, seed=args.seed, device=args.device)
+        if name in NEEDS_TRAIN and train is None:
+            continue
+        res = rollout(sim, make(train), args.users, env_config, seed=args.seed, device=args.device)
         s = res.summary(sim.n_items)
         results[name] = s
         print(
-            f"{name:<10}{s['total_reward']:>14.3f}{s['total_reward_std']:>8.2f}{s['depth']:>8.2f}"
+            f"{name:<14}{s['total_reward']:>14.3f}{s['total_reward_std']:>8.2f}{s['depth']:>8.2f}"
             f"{s['reward_variance']:>10.3f}{s['coverage']:>10.3f}"
         )
     if args.json:

@@ -35,17 +35,18 @@ def test_check_synthetic_spec_json(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert code == 0
     result = last_json(out)
-    assert set(result) == {"random", "popular", "oracle"}
+    assert set(result) == {"random", "popular", "personalised", "oracle"}
     for name, summary in result.items():
         assert set(summary) >= POLICY_KEYS, name
         assert summary["users"] == 200
     reward = {name: summary["total_reward"] for name, summary in result.items()}
     assert reward["oracle"] >= reward["popular"] > reward["random"]
+    assert reward["personalised"] == reward["oracle"]  # the ground truth is both parts' truth
     assert (
         reward["oracle"] >= reward["popular"] + 5.0 and reward["popular"] >= reward["random"] + 1.5
     )
     table = [line.split()[0] for line in out.splitlines()[1:-1]]  # the human table, then JSON
-    assert table == ["policy", "random", "popular", "oracle"]
+    assert table == ["policy", "random", "popular", "personalised", "oracle"]
 
 
 def test_train_then_check_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,15 +63,16 @@ def test_train_then_check_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert set(part["popularity_baseline"]) == {"click", "purchase"}
     assert (out / "train" / "model.pt").is_file() and (out / "eval" / "model.pt").is_file()
 
-    for args in (
-        [str(out)],
-        [str(out), "--part", "train"],
-        [str(out / "eval")],
-        [str(spec), "--checkpoint", str(out)],
+    single = {"random", "popular", "oracle"}
+    for args, policies in (
+        ([str(out)], {*single, "personalised"}),
+        ([str(out), "--part", "train"], single),  # the train part's own greedy is its oracle
+        ([str(out / "eval")], single),  # a lone part: no train simulator beside it
+        ([str(spec), "--checkpoint", str(out)], {*single, "personalised"}),
     ):
         assert main(["simulator", "check", *args, "--users", "30", "--json"]) == 0, args
         result = last_json(capsys.readouterr().out)
-        assert set(result) == {"random", "popular", "oracle"}
+        assert set(result) == policies, args
         assert all(set(s) >= POLICY_KEYS for s in result.values())
 
 
