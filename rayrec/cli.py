@@ -267,9 +267,12 @@ def _sim_train_args(p: argparse.ArgumentParser) -> None:
 def _simulator_train(args: argparse.Namespace) -> int:
     from rayrec.environments import load_env_spec
     from rayrec.environments.rllib_env import DEFAULT_SIM_ROOT
-    from rayrec.simulator.build import train_simulators
+    from rayrec.environments.rollout import simulator_headroom
+    from rayrec.environments.slate import SlateEnvSpec
+    from rayrec.simulator.build import record_in_summary, train_simulators
 
-    spec = load_env_spec(args.spec).simulator  # the whole file is checked, env included
+    env_spec = load_env_spec(args.spec)  # the whole file is checked, env included
+    spec = env_spec.simulator
     parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
     bad = [p for p in parts if p not in ("train", "eval")]
     if bad:
@@ -292,6 +295,7 @@ def _simulator_train(args: argparse.Namespace) -> int:
     print(
         f"      {prov['n_users']:,} users, {prov['n_items']:,} items, {prov['n_slates']:,} slates"
     )
+    print(f"slates: {slate_construction(prov['slates'])}")
     report: dict[str, Any] = {"checkpoint": str(out), "parts": {}}
     for part, info in summary["parts"].items():
         metrics = info.get("metrics")
@@ -315,10 +319,60 @@ def _simulator_train(args: argparse.Namespace) -> int:
             "valid": metrics["valid"],
             "popularity_baseline": metrics["popularity_baseline"],
         }
+    if "eval" in summary["parts"] and isinstance(env_spec, SlateEnvSpec):
+        headroom = simulator_headroom(
+            out, env_spec.env, users=HEADROOM_USERS, seed=0, device=args.device
+        )
+        record_in_summary(out, "headroom", headroom)
+        print(headroom_table(headroom))
+        report["headroom"] = headroom
     print(f"checkpoint: {out}")
     if args.json:
         emit_json(report)
     return 0
+
+
+#: users whose sessions measure a freshly trained simulator's headroom
+HEADROOM_USERS = 500
+
+
+def slate_construction(slates: Mapping[str, Any]) -> str:
+    """One line on how a simulator's slates were built (its recorded ``slates`` section)."""
+    if slates.get("construction") != "chunk":
+        return f"{slates.get('construction')} (the log's own slates)"
+    neg = slates.get("negatives") or {"sampler": "uniform"}
+    how = (
+        f"popularity-matched, p ∝ (count + 1)^{neg.get('exponent', 1.0):g} over unrated items"
+        if neg["sampler"] == "popularity"
+        else "uniform over unrated items (the reference construction)"
+    )
+    return (
+        f"chunks of {slates.get('size')}, {slates.get('negative_ratio'):g} negative(s) per"
+        f" positive, {how}"
+    )
+
+
+def headroom_table(headroom: Mapping[str, Any]) -> str:
+    """The headroom of :func:`rayrec.environments.rollout.simulator_headroom` as text."""
+    lines = [
+        f"headroom: evaluation simulator, one session of {headroom['users']} users"
+        f" (seed {headroom['seed']}), the spec's session settings",
+        f"        {'policy':<14}{'total reward':>13}{'of oracle':>11}{'coverage':>10}",
+    ]
+    for name, m in headroom["policies"].items():
+        lines.append(
+            f"        {name:<14}{m['total_reward']:>13.3f}{m['of_oracle']:>11.0%}"
+            f"{m['coverage']:>10.3f}"
+        )
+    if headroom["auc"]:
+        lines.append(
+            "        validation AUC, response model (popularity): "
+            + ", ".join(
+                f"{fb} {a['model']:.3f} ({a['popularity']:.3f})"
+                for fb, a in headroom["auc"].items()
+            )
+        )
+    return "\n".join(lines)
 
 
 def _sim_check_args(p: argparse.ArgumentParser) -> None:

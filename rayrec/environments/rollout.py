@@ -31,6 +31,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -42,7 +43,7 @@ from rayrec.environments.slate import EnvConfig, SlateEnv
 from rayrec.errors import InputError
 from rayrec.metrics.slate import session_metrics
 from rayrec.simulator.backends import ResponseBackend
-from rayrec.simulator.keys import PART_TRAIN
+from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.simulator import Simulator
 
 #: (env, batched observation) -> (B, K) item ids
@@ -285,3 +286,43 @@ def rollout(
         depth=np.concatenate(depths),
         slates=np.concatenate(shown),
     )
+
+
+def simulator_headroom(
+    checkpoint: str | Path,
+    config: EnvConfig,
+    *,
+    users: int = 500,
+    seed: int = 0,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """What a freshly trained simulator leaves to learn: every reference policy's mean
+    total reward and coverage over one session of ``users`` users in the evaluation
+    simulator of ``checkpoint`` (the personalised one when the train part is there),
+    each as a share of the oracle's, and per feedback the evaluation response model's
+    validation AUC next to the popularity baseline's (learned simulators).
+
+    The parts are loaded from disk, not from the env runners' cache, so a simulator
+    just retrained into the same folder is the one measured.
+    """
+    root = Path(checkpoint)
+    sim = Simulator.load(root / PART_EVAL)
+    train_dir = root / PART_TRAIN
+    train = Simulator.load(train_dir) if (train_dir / "meta.json").is_file() else None
+    policies: dict[str, dict[str, float]] = {}
+    for name, make in POLICIES.items():
+        if name in NEEDS_TRAIN and train is None:
+            continue
+        result = rollout(sim, make(train), users, config, seed=seed, device=device)
+        s = result.summary(sim.n_items)
+        policies[name] = {"total_reward": s["total_reward"], "coverage": s["coverage"]}
+    oracle = policies["oracle"]["total_reward"]
+    for figures in policies.values():
+        figures["of_oracle"] = figures["total_reward"] / oracle if oracle else float("nan")
+    metrics = sim.meta.get("metrics") or {}
+    base = metrics.get("popularity_baseline", {})
+    auc = {
+        fb: {"model": m["auc"], "popularity": base.get(fb, {}).get("auc", float("nan"))}
+        for fb, m in metrics.get("valid", {}).items()
+    }
+    return {"users": users, "seed": seed, "policies": policies, "auc": auc}

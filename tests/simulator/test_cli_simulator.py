@@ -62,6 +62,19 @@ def test_train_then_check_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert set(part["valid"]) == {"click", "purchase"}
         assert set(part["popularity_baseline"]) == {"click", "purchase"}
     assert (out / "train" / "model.pt").is_file() and (out / "eval" / "model.pt").is_file()
+    # the headroom: references in the evaluation simulator, AUCs against popularity
+    assert "headroom: evaluation simulator, one session of 500 users" in printed
+    assert "slates: log (the log's own slates)" in printed
+    headroom = report["headroom"]
+    assert json.loads((out / "summary.json").read_text())["headroom"] == headroom
+    assert list(headroom["policies"]) == ["random", "popular", "personalised", "oracle"]
+    assert headroom["policies"]["oracle"]["of_oracle"] == 1.0
+    oracle = headroom["policies"]["oracle"]["total_reward"]
+    assert oracle > headroom["policies"]["random"]["total_reward"]
+    for fb in ("click", "purchase"):
+        assert headroom["auc"][fb]["model"] == report["parts"]["eval"]["valid"][fb]["auc"]
+        popularity = report["parts"]["eval"]["popularity_baseline"][fb]["auc"]
+        assert headroom["auc"][fb]["popularity"] == popularity
 
     single = {"random", "popular", "oracle"}
     for args, policies in (
@@ -93,6 +106,8 @@ def test_train_one_part(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         == 0
     )
     assert (out / "eval").is_dir() and not (out / "train").exists()
+    headroom = json.loads((out / "summary.json").read_text())["headroom"]
+    assert list(headroom["policies"]) == ["random", "popular", "oracle"]  # no train part
     assert (
         main(
             [
@@ -146,3 +161,16 @@ def test_check_a_folder_that_is_not_a_checkpoint(
 ) -> None:
     assert main(["simulator", "check", str(tmp_path)]) == 2
     assert "not a rayrec simulator checkpoint" in capsys.readouterr().err
+
+
+def test_slate_construction_line_states_the_negatives() -> None:
+    from rayrec.cli import slate_construction
+
+    chunk = {"construction": "chunk", "size": 10, "negative_ratio": 1.0}
+    popular = slate_construction({**chunk, "negatives": {"sampler": "popularity", "exponent": 1.0}})
+    assert popular == (
+        "chunks of 10, 1 negative(s) per positive, popularity-matched,"
+        " p ∝ (count + 1)^1 over unrated items"
+    )
+    uniform = slate_construction({**chunk, "negatives": {"sampler": "uniform", "exponent": 1.0}})
+    assert uniform.endswith("uniform over unrated items (the reference construction)")

@@ -178,3 +178,12 @@ def test_ml1m_spec_uses_popularity_matched_negatives() -> None:
     spec = load_env_spec("ml1m").simulator
     assert spec.slates.negatives == NegativeSampling("popularity", 1.0)
     assert spec.slates.to_config().negatives == spec.slates.negatives
+
+
+def test_negatives_are_recorded_with_the_slates_section() -> None:
+    """The checkpoint's meta / summary / spec.yaml record ``to_dict(spec.slates)``."""
+    from rayrec.config import to_dict
+    from rayrec.environments import load_env_spec
+
+    slates = to_dict(load_env_spec("ml1m").simulator.slates)
+    assert slates["negatives"] == {"sampler": "popularity", "exponent": 1.0}
