@@ -357,12 +357,13 @@ def headroom_table(headroom: Mapping[str, Any]) -> str:
     lines = [
         f"headroom: evaluation simulator, one session of {headroom['users']} users"
         f" (seed {headroom['seed']}), the spec's session settings",
-        f"        {'policy':<14}{'total reward':>13}{'of oracle':>11}{'coverage':>10}",
+        f"        {'policy':<14}{'total reward':>13}{'of oracle':>11}{'coverage':>10}"
+        f"{'overlap':>9}",
     ]
     for name, m in headroom["policies"].items():
         lines.append(
             f"        {name:<14}{m['total_reward']:>13.3f}{m['of_oracle']:>11.0%}"
-            f"{m['coverage']:>10.3f}"
+            f"{m['coverage']:>10.3f}{m['overlap']:>9.3f}"
         )
     if headroom["auc"]:
         lines.append(
@@ -423,7 +424,7 @@ def _simulator_check(args: argparse.Namespace) -> int:
     print(f"simulator: {sim.meta.get('spec_name', args.target)} ({args.part}, {sim.kind})")
     print(
         f"{'policy':<14}{'total reward':>14}{'± std':>8}{'depth':>8}"
-        f"{'variance':>10}{'coverage':>10}"
+        f"{'variance':>10}{'coverage':>10}{'overlap':>9}"
     )
     for name, make in POLICIES.items():
         if name in NEEDS_TRAIN and train is None:
@@ -433,7 +434,7 @@ def _simulator_check(args: argparse.Namespace) -> int:
         results[name] = s
         print(
             f"{name:<14}{s['total_reward']:>14.3f}{s['total_reward_std']:>8.2f}{s['depth']:>8.2f}"
-            f"{s['reward_variance']:>10.3f}{s['coverage']:>10.3f}"
+            f"{s['reward_variance']:>10.3f}{s['coverage']:>10.3f}{s['overlap']:>9.3f}"
         )
     if args.json:
         emit_json(results)

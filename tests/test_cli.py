@@ -195,3 +195,39 @@ def test_every_registered_protocol_is_implemented() -> None:
     from rayrec.evaluation import PROTOCOLS
 
     assert {entry.protocol for entry in ALGORITHMS.values()} <= set(PROTOCOLS)
+
+
+def test_simulator_check_prints_the_overlap_of_slates_across_users(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Most-popular gives everybody one slate: overlap 1; random slates share ~nothing."""
+    assert main(["simulator", "check", SYNTHETIC, "--users", "30", "--json"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    header = lines[1].split()
+    assert header[-2:] == ["coverage", "overlap"]
+    rows = {line.split()[0]: line.split() for line in lines[2:5]}
+    assert rows["popular"][-1] == "1.000"
+    assert float(rows["random"][-1]) < 0.05
+    result = json.loads(lines[-1])
+    assert result["popular"]["overlap"] == 1.0
+    assert float(rows["oracle"][-1]) == pytest.approx(result["oracle"]["overlap"], abs=5e-4)
+
+
+def test_evaluate_style_table_shows_the_overlap(capsys: pytest.CaptureFixture[str]) -> None:
+    from rayrec.cli import _print_metrics
+
+    metrics = {
+        "total_reward": 2.0,
+        "depth": 7.0,
+        "reward_variance": 1.5,
+        "coverage": 0.02,
+        "overlap": 0.875,
+        "intra_list_diversity": 0.5,
+    }
+    _print_metrics("slate_rollout", {"agent": metrics, "random": dict(metrics, overlap=0.01)})
+    lines = capsys.readouterr().out.splitlines()
+    assert "overlap" in lines[0].split()
+    column = lines[0].split().index("overlap")
+    assert lines[1].split()[column] == "0.8750"
+    assert lines[2].split()[column] == "0.0100"

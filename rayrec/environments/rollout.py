@@ -245,10 +245,13 @@ class RolloutResult:
     total_reward: np.ndarray  # (N,)
     depth: np.ndarray  # (N,)
     slates: np.ndarray  # (S, K) every slate shown to an active user
+    first_slates: np.ndarray  # (N, K) the first slate of each user's session
 
     def summary(self, n_items: int) -> dict[str, float]:
         """The session metrics of :func:`rayrec.metrics.slate.session_metrics`."""
-        return session_metrics(self.total_reward, self.depth, self.slates, n_items)
+        return session_metrics(
+            self.total_reward, self.depth, self.slates, n_items, first_slates=self.first_slates
+        )
 
 
 def rollout(
@@ -264,7 +267,10 @@ def rollout(
     """One full session for each of ``n_users`` users, ``batch`` users per env
     (all at once by default); the env of users ``start..`` is seeded ``seed + start``."""
     batch = batch or n_users
-    totals, depths, shown = [], [], []
+    totals: list[np.ndarray] = []
+    depths: list[np.ndarray] = []
+    shown: list[np.ndarray] = []
+    firsts: list[np.ndarray] = []
     for start in range(0, n_users, batch):
         b = min(batch, n_users - start)
         env = SlateEnv(simulator, b, config, device=device, seed=seed + start)
@@ -274,6 +280,8 @@ def rollout(
         depth = np.zeros(b, dtype=np.int64)
         while active.any():
             slates = np.asarray(policy(env, obs))
+            if len(firsts) == len(totals):  # this batch's first step: every user is active
+                firsts.append(slates)
             shown.append(slates[active])
             obs, reward, terminated, truncated, _ = env.step(slates)
             total += np.where(active, reward, 0.0)
@@ -285,6 +293,7 @@ def rollout(
         total_reward=np.concatenate(totals),
         depth=np.concatenate(depths),
         slates=np.concatenate(shown),
+        first_slates=np.concatenate(firsts),
     )
 
 
@@ -297,10 +306,11 @@ def simulator_headroom(
     device: str = "cpu",
 ) -> dict[str, Any]:
     """What a freshly trained simulator leaves to learn: every reference policy's mean
-    total reward and coverage over one session of ``users`` users in the evaluation
-    simulator of ``checkpoint`` (the personalised one when the train part is there),
-    each as a share of the oracle's, and per feedback the evaluation response model's
-    validation AUC next to the popularity baseline's (learned simulators).
+    total reward (also as a share of the oracle's), coverage and slate overlap across
+    users over one session of ``users`` users in the evaluation simulator of
+    ``checkpoint`` (the personalised one when the train part is there), and per
+    feedback the evaluation response model's validation AUC next to the popularity
+    baseline's (learned simulators).
 
     The parts are loaded from disk, not from the env runners' cache, so a simulator
     just retrained into the same folder is the one measured.
@@ -315,7 +325,11 @@ def simulator_headroom(
             continue
         result = rollout(sim, make(train), users, config, seed=seed, device=device)
         s = result.summary(sim.n_items)
-        policies[name] = {"total_reward": s["total_reward"], "coverage": s["coverage"]}
+        policies[name] = {
+            "total_reward": s["total_reward"],
+            "coverage": s["coverage"],
+            "overlap": s["overlap"],
+        }
     oracle = policies["oracle"]["total_reward"]
     for figures in policies.values():
         figures["of_oracle"] = figures["total_reward"] / oracle if oracle else float("nan")

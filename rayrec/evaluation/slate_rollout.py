@@ -3,11 +3,14 @@
 The HAC paper's protocol: the trained policy acts greedily for one full session per
 user in the env spec's *evaluation* simulator (all of the log), next to a random
 policy on the same users. Metrics: total reward (sum over the session), depth
-(session length), reward variance across users (stability), reward per step, and
+(session length), reward variance across users (stability), reward per step,
 KuaiSim's coverage (share of the pool ever recommended) and intra-list diversity
 (mean pairwise 1 − cosine similarity of the items in a slate, under the simulator's
-item representations). Tables add the most-popular and oracle references
-(:func:`reference_results`).
+item representations), and the overlap of slates across users (mean Jaccard index of
+two users' first slates over a seeded sample of user pairs,
+:func:`rayrec.metrics.slate.slate_overlap`: 1.0 when everybody gets one slate — a
+collapse coverage alone can hide when a few slates cover much of the pool). Tables add
+the most-popular and oracle references (:func:`reference_results`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ METRICS = (
     "reward_variance",
     "reward_per_step",
     "coverage",
+    "overlap",
     "intra_list_diversity",
 )
 

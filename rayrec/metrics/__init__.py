@@ -2,7 +2,7 @@
 
 - :mod:`~rayrec.metrics.classification`: ROC AUC, log-loss.
 - :mod:`~rayrec.metrics.slate`: session summary (total reward, depth, reward
-  variance, coverage), intra-list diversity.
+  variance, coverage, overlap of slates across users), intra-list diversity.
 - :mod:`~rayrec.metrics.ranking`: HR, NDCG, precision, recall, MRR @k over a full
   item pool with per-row exclusion masks.
 - :mod:`~rayrec.metrics.rating`: RMSE, MAE.
@@ -22,7 +22,13 @@ from rayrec.metrics.ranking import (
     top_k,
 )
 from rayrec.metrics.rating import mae, rmse
-from rayrec.metrics.slate import coverage, intra_list_diversity, session_metrics
+from rayrec.metrics.slate import (
+    coverage,
+    intra_list_diversity,
+    overlap_pairs,
+    session_metrics,
+    slate_overlap,
+)
 from rayrec.metrics.summary import mean_std
 from rayrec.metrics.uplift import (
     allocate_under_budget,
@@ -46,6 +52,7 @@ __all__ = [
     "mean_std",
     "mrr_at_k",
     "ndcg_at_k",
+    "overlap_pairs",
     "precision_at_k",
     "qini_coefficient",
     "qini_curve",
@@ -54,6 +61,7 @@ __all__ = [
     "reward_under_budget",
     "rmse",
     "session_metrics",
+    "slate_overlap",
     "top_k",
     "uplift_curve",
 ]

@@ -4,9 +4,11 @@ Every algorithm of :data:`HAC_TABLE_ALGOS` trained with several seeds in the env
 *train* simulator for the same budget of env (user-)steps, each evaluated greedily in
 the *evaluation* simulator on the same users (the ``slate_rollout`` protocol), next to
 three reference policies (random, most popular, model-greedy oracle) in the same
-simulator. Rows are mean ± sample std over seeds of total reward and depth; coverage is
-the mean; "% of oracle" divides the total reward by the oracle's. Offline SL never
-samples the simulator: it gets HAC's number of updates at the budget.
+simulator. Rows are mean ± sample std over seeds of total reward and depth; coverage
+(share of the pool ever shown) and overlap (mean Jaccard index of two users' first
+slates: 1.0 = one slate for everybody) are means; "% of oracle" divides the total
+reward by the oracle's. Offline SL never samples the simulator: it gets HAC's number
+of updates at the budget.
 """
 
 from __future__ import annotations
@@ -26,8 +28,16 @@ HAC_TABLE = Table(
         Column("total reward", "total_reward"),
         Column("depth", "depth"),
         Column("coverage", "coverage", fmt="{:.3f}", spread=False),
+        Column("overlap", "overlap", fmt="{:.3f}", spread=False),
     ),
-    run_metrics=("total_reward", "depth", "reward_variance", "coverage", "intra_list_diversity"),
+    run_metrics=(
+        "total_reward",
+        "depth",
+        "reward_variance",
+        "coverage",
+        "overlap",
+        "intra_list_diversity",
+    ),
     caption=(
         "{env}: {n_seeds} seeds ({seeds}), {budget:,} env (user-)steps of training each in"
         " the train simulator; greedy evaluation on {users} users of the evaluation"

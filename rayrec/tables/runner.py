@@ -261,7 +261,11 @@ def summarize(
     results: dict[str, list[dict[str, Any]]],
     refs: dict[str, dict[str, float]],
 ) -> dict[str, Any]:
-    """Mean ± std per algorithm over its seeds, the reference rows, and the Markdown."""
+    """Mean ± std per algorithm over its seeds, the reference rows, and the Markdown.
+
+    A metric some run or reference lacks (a run reused from a rayrec that did not measure
+    it yet) is NaN in the rows; a NaN shows as ``–`` in the table.
+    """
     from rayrec.evaluation import get_protocol
     from rayrec.metrics.summary import mean_std
 
@@ -271,7 +275,8 @@ def summarize(
         evals = [r["evaluation"][algo] for r in runs]
         row: dict[str, float] = {}
         for col in table.columns:
-            mean, std = mean_std([e[col.metric] for e in evals])
+            values = [e.get(col.metric) for e in evals]
+            mean, std = (math.nan, math.nan) if None in values else mean_std(values)
             row[col.metric] = mean
             if col.spread:
                 row[f"{col.metric}_std"] = std
@@ -291,14 +296,13 @@ def summarize(
     lines = ["| " + " | ".join([*heads, "train s/run"]) + " |", "|" + "---|" * (len(heads) + 1)]
     for algo, r in rows.items():
         cells = [
-            c.fmt.format(r[c.metric])
-            + (f" ± {c.fmt.format(r[f'{c.metric}_std'])}" if c.spread else "")
+            _cell(c.fmt, r[c.metric], r[f"{c.metric}_std"] if c.spread else None)
             for c in table.columns
         ]
         cells += [*share(r[headline]), f"{r['train_seconds']:.0f}"]
         lines.append(f"| {algo} | " + " | ".join(cells) + " |")
     for name, m in refs.items():
-        cells = [c.fmt.format(m[c.metric]) for c in table.columns]
+        cells = [_cell(c.fmt, m.get(c.metric, math.nan)) for c in table.columns]
         cells += [*share(m[headline]), "–"]
         lines.append(f"| *{name}* (reference) | " + " | ".join(cells) + " |")
     caption = table.caption.format(
@@ -312,6 +316,14 @@ def summarize(
     caption += f" Code: {', '.join(codes)}."
     markdown = caption + "\n\n" + "\n".join(lines) + "\n"
     return {"plan": asdict(plan), "rows": rows, "references": refs, "markdown": markdown}
+
+
+def _cell(fmt: str, value: float, std: float | None = None) -> str:
+    """``value`` (and ``± std`` when given) in ``fmt``; ``–`` where the value is NaN
+    (not measured by every run, or not defined: the overlap of a single user)."""
+    if math.isnan(value):
+        return "–"
+    return fmt.format(value) + ("" if std is None else f" ± {fmt.format(std)}")
 
 
 def runs_csv(table: Table, results: dict[str, list[dict[str, Any]]]) -> str:

@@ -36,7 +36,13 @@ from rayrec.tune.spec import CONFIG_PREFIX, Domain
 
 #: the headline metric and the others summarised
 MAIN_METRIC = "eval_total_reward"
-SUMMARY_METRICS = ("eval_total_reward", "eval_depth", "eval_reward_variance", "eval_coverage")
+SUMMARY_METRICS = (
+    "eval_total_reward",
+    "eval_depth",
+    "eval_reward_variance",
+    "eval_coverage",
+    "eval_overlap",
+)
 CURVE_METRICS = ("episode_return_mean", "L_TD")
 
 
@@ -457,9 +463,11 @@ def render_markdown(
     lines += [
         "Metrics: `eval_*` are the greedy policy's session metrics in the evaluation"
         " simulator (total reward, depth, reward variance across users, coverage), as"
-        " in the HAC paper's protocol; the dashed line is a random policy on the same"
-        " users. Training curves are RLlib's `episode_return_mean` in the training"
-        " simulator (latest episodes only, so noisy).",
+        " in the HAC paper's protocol, and `overlap`, the mean Jaccard index of two"
+        " users' first slates (1 = one slate for everybody); the dashed line is a"
+        " random policy on the same users. Training curves are RLlib's"
+        " `episode_return_mean` in the training simulator (latest episodes only, so"
+        " noisy).",
         "",
     ]
     return "\n".join(lines)

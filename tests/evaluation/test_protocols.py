@@ -178,3 +178,51 @@ def test_full_ranking_leaves_out_rows_whose_relevant_items_were_all_seen() -> No
     )
     assert result.evaluated == 2
     assert result.metrics["hr@1"] == pytest.approx(0.5)  # row 0 hit, row 2 missed
+
+
+def test_rollout_keeps_each_users_first_slate_whatever_the_batch() -> None:
+    """``first_slates`` is row u = the slate user u saw first, across env batches; the
+    protocol's ``overlap`` is :func:`slate_overlap` of those rows."""
+    from rayrec.environments import env_config_for
+    from rayrec.environments.rollout import rollout
+    from rayrec.environments.slate import SlateEnv
+    from rayrec.evaluation.slate_rollout import eval_simulator, evaluate_policy
+    from rayrec.metrics.slate import slate_overlap
+
+    sim, env_cfg = eval_simulator(env_config_for(SYNTHETIC, part="train", seed=0))
+    k, n = env_cfg.slate_size, 20
+    calls: list[tuple[SlateEnv, np.ndarray]] = []
+
+    def by_user(env: SlateEnv, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """Slate ``u % 5 + 1 .. + K`` shifted by the call count: each user's first slate
+        is known, later ones differ."""
+        users = env.users.cpu().numpy()
+        slates = (users[:, None] % 5 + np.arange(k)[None, :] + len(calls)) % sim.n_items + 1
+        calls.append((env, slates))
+        return slates
+
+    result = rollout(sim, by_user, n, env_cfg, seed=2, batch=7)
+    assert result.first_slates.shape == (n, k)
+    assert result.slates.shape[0] == int(result.depth.sum())
+    envs = [env for env, _ in calls]
+    firsts = [s for i, (env, s) in enumerate(calls) if i == 0 or env is not envs[i - 1]]
+    assert [len(f) for f in firsts] == [7, 7, 6]  # one env per batch of users
+    np.testing.assert_array_equal(result.first_slates, np.concatenate(firsts))
+    assert not np.array_equal(calls[1][1], calls[0][1])  # later slates differ
+    calls.clear()
+    metrics = evaluate_policy(sim, by_user, env_cfg, n_users=n, seed=2, batch=7)
+    assert metrics["overlap"] == slate_overlap(result.first_slates)
+
+
+def test_slate_protocol_reports_overlap_one_for_one_slate_for_everybody() -> None:
+    from rayrec.environments import env_config_for
+
+    env_config = env_config_for(SYNTHETIC, part="train", seed=0)
+    protocol = get_protocol("slate_rollout")
+    assert "overlap" in protocol.metrics and "overlap" in protocol.shown
+    module = FixedSlates(list(range(1, 11)))
+    result = protocol.evaluate_module(module, env_config, users=30, seed=3)
+    assert result.metrics["overlap"] == 1.0
+    # random slates of 10 from the synthetic pool share almost nothing
+    assert result.references["random"]["overlap"] < 0.05
+    assert protocol.columns(result)["eval_overlap"] == 1.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -16,28 +17,54 @@ from rayrec.errors import InputError
 from rayrec.provenance import code_version
 from rayrec.tables import TABLES, TablePlan, run_table, summarize
 from rayrec.tables.hac import HAC_TABLE
-from rayrec.tables.runner import train_options
+from rayrec.tables.runner import runs_csv, train_options
 
 REPO = Path(__file__).resolve().parents[2]
 SYNTHETIC = str(REPO / "envs" / "synthetic.yaml")
 
 
 def fake_run(algo: str, seed: int, total: float, depth: float) -> dict[str, Any]:
-    metrics = {"total_reward": total, "depth": depth, "coverage": 0.5, "reward_variance": 1.0}
+    metrics = {
+        "total_reward": total,
+        "depth": depth,
+        "coverage": 0.5,
+        "overlap": 0.25 * seed,
+        "reward_variance": 1.0,
+    }
     return {"algorithm": algo, "seed": seed, "train_seconds": 10.0, "evaluation": {algo: metrics}}
 
 
 def test_summary_is_mean_and_sample_std_over_seeds() -> None:
     results = {"hac": [fake_run("hac", s, t, d) for s, t, d in [(0, 1.0, 2.0), (1, 3.0, 4.0)]]}
-    refs = {"oracle": {"total_reward": 4.0, "depth": 5.0, "coverage": 0.1}}
+    refs = {"oracle": {"total_reward": 4.0, "depth": 5.0, "coverage": 0.1, "overlap": 0.02}}
     summary = summarize(HAC_TABLE, HAC_TABLE.plan(seeds=(0, 1)), results, refs)
     row = summary["rows"]["hac"]
     assert row["total_reward"] == pytest.approx(2.0)
     assert row["total_reward_std"] == pytest.approx(2**0.5)  # sample std of {1, 3}
     assert row["depth"] == pytest.approx(3.0)
+    assert row["overlap"] == pytest.approx(0.125)  # mean of 0 and 0.25
     md = summary["markdown"]
-    assert "| hac | 2.00 ± 1.41 | 3.00 ± 1.41 | 0.500 | 50% | 10 |" in md
-    assert "| *oracle* (reference) | 4.00 | 5.00 | 0.100 | 100% | – |" in md
+    assert "| model | total reward | depth | coverage | overlap | % of oracle |" in md
+    assert "| hac | 2.00 ± 1.41 | 3.00 ± 1.41 | 0.500 | 0.125 | 50% | 10 |" in md
+    assert "| *oracle* (reference) | 4.00 | 5.00 | 0.100 | 0.020 | 100% | – |" in md
+    csv_text = runs_csv(HAC_TABLE, results)
+    assert csv_text.splitlines()[0].endswith(",coverage,overlap,intra_list_diversity")
+    assert csv_text.splitlines()[2].split(",")[-2:] == ["0.25", ""]  # seed 1; no ILD given
+
+
+def test_runs_without_a_metric_show_a_dash_for_it() -> None:
+    """A run reused from a rayrec that did not measure the overlap yet: its algorithm's
+    overlap is not averaged over the runs that have it, it is not shown."""
+    old = fake_run("hac", 0, 1.0, 2.0)
+    del old["evaluation"]["hac"]["overlap"]
+    results = {"hac": [old, fake_run("hac", 1, 3.0, 4.0)], "ddpg": [fake_run("ddpg", 1, 2, 3)]}
+    refs = {"oracle": {"total_reward": 4.0, "depth": 5.0, "coverage": 0.1}}
+    summary = summarize(HAC_TABLE, HAC_TABLE.plan(seeds=(0, 1)), results, refs)
+    assert math.isnan(summary["rows"]["hac"]["overlap"])
+    md = summary["markdown"]
+    assert "| hac | 2.00 ± 1.41 | 3.00 ± 1.41 | 0.500 | – | 50% | 10 |" in md
+    assert "| ddpg | 2.00 ± 0.00 | 3.00 ± 0.00 | 0.500 | 0.250 | 50% | 10 |" in md
+    assert "| *oracle* (reference) | 4.00 | 5.00 | 0.100 | – | 100% | – |" in md
     assert "2 seeds (0, 1), 16,384 env (user-)steps" in md
     assert "Code: unrecorded." in md  # fake runs carry no code version
 
@@ -97,6 +124,7 @@ def test_hac_table_trains_every_run_once_and_reuses_finished_runs(
         runs = list(csv.DictReader(fh))
     assert [(r["algorithm"], r["seed"]) for r in runs] == [("online-sl", "0"), ("online-sl", "1")]
     assert all(int(r["env_steps"]) >= 512 for r in runs)
+    assert all(0.0 <= float(r["overlap"]) <= 1.0 for r in runs)
     totals = [float(r["total_reward"]) for r in runs]
     assert row["total_reward"] == pytest.approx(sum(totals) / 2)
     table = (tmp_path / "table.md").read_text()
@@ -174,7 +202,8 @@ def test_a_plan_takes_the_tables_defaults_unless_chosen() -> None:
 
 def test_the_table_text_is_the_one_before_the_runner_was_generalised() -> None:
     """Rows and references as ``reproduce.py``'s own formatting wrote them (the
-    synthetic 4,096-step table at d1342d5, its first two rows)."""
+    synthetic 4,096-step table at d1342d5, its first two rows), plus the overlap column
+    added since (``–``: those runs did not measure it)."""
     metrics = {
         "offline-sl": (2.0625, 6.77, 0.2171),
         "hac": (2.0249, 6.738, 0.3377),
@@ -198,9 +227,9 @@ def test_the_table_text_is_the_one_before_the_runner_was_generalised() -> None:
         "envs/synthetic.yaml: 1 seeds (0), 4,096 env (user-)steps of training each in the"
         " train simulator; greedy evaluation on 500 users of the evaluation simulator;"
         " mean ± sample std over seeds. Code: rayrec 0.1.0@d1342d5709b0.\n\n"
-        "| model | total reward | depth | coverage | % of oracle | train s/run |\n"
-        "|---|---|---|---|---|---|\n"
-        "| offline-sl | 2.06 ± 0.00 | 6.77 ± 0.00 | 0.217 | 12% | 6 |\n"
-        "| hac | 2.02 ± 0.00 | 6.74 ± 0.00 | 0.338 | 12% | 6 |\n"
-        "| *oracle* (reference) | 16.68 | 19.41 | 0.772 | 100% | – |\n"
+        "| model | total reward | depth | coverage | overlap | % of oracle | train s/run |\n"
+        "|---|---|---|---|---|---|---|\n"
+        "| offline-sl | 2.06 ± 0.00 | 6.77 ± 0.00 | 0.217 | – | 12% | 6 |\n"
+        "| hac | 2.02 ± 0.00 | 6.74 ± 0.00 | 0.338 | – | 12% | 6 |\n"
+        "| *oracle* (reference) | 16.68 | 19.41 | 0.772 | – | 100% | – |\n"
     )

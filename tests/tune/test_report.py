@@ -57,6 +57,8 @@ def make_experiment(tmp_path: Path) -> Path:
                 "training_iteration": 3,
                 "eval_total_reward": reward,
                 "eval_depth": 5.0 + reward,
+                "eval_coverage": 0.5,
+                "eval_overlap": 0.2 + 0.1 * seed,
                 "random_total_reward": 1.0,
             }
         )
@@ -84,7 +86,8 @@ def test_report_writes_markdown_and_plots(tmp_path: Path) -> None:
     assert "- trials: 7 (1 ERROR, 6 TERMINATED)" in md
     assert "- swept: `hyper_actor_coef` [0, 0.1, 1], `seed` [0, 1]" in md
     # mean ± sample std over the two seeds, per λ; the errored trial is left out
-    assert "| 0 | 2 | 2.250 ± 0.354 |" in md
+    assert "| hyper_actor_coef | seeds | total_reward | depth | coverage | overlap |" in md
+    assert "| 0 | 2 | 2.250 ± 0.354 | 7.250 ± 0.354 | 0.500 ± 0.000 | 0.250 ± 0.071 |" in md
     assert "| 0.1 | 2 | 3.500 ± 0.707 |" in md
     assert "| 1 | 2 | 3.000 ± 0.000 |" in md
     assert "Best setting by mean eval_total_reward: **hyper_actor_coef = 0.1**" in md
