@@ -422,6 +422,8 @@ def _simulator_check(args: argparse.Namespace) -> int:
     train = train_simulator(target_config) if args.part == "eval" else None
     results: dict[str, dict[str, float]] = {}
     print(f"simulator: {sim.meta.get('spec_name', args.target)} ({args.part}, {sim.kind})")
+    if "slates" in sim.meta:
+        print(f"slates: {slate_construction(sim.meta['slates'])}")
     print(
         f"{'policy':<14}{'total reward':>14}{'± std':>8}{'depth':>8}"
         f"{'variance':>10}{'coverage':>10}{'overlap':>9}"
