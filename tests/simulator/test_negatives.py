@@ -91,13 +91,17 @@ def user_rated(log: InteractionLog) -> dict[int, set[int]]:
     return {int(u): set(g[ITEM].tolist()) for u, g in df.groupby("user")}
 
 
-@pytest.mark.parametrize(("seed", "ratio"), [(0, 1.0), (1, 0.5), (2, 2.0)])
+@pytest.mark.parametrize(
+    ("seed", "ratio", "exponent"), [(0, 1.0, 1.0), (1, 0.5, 1.0), (2, 2.0, 1.0), (3, 1.0, 0.0)]
+)
 def test_popularity_negatives_unrated_distinct_and_counted_per_chunk(
-    seed: int, ratio: float
+    seed: int, ratio: float, exponent: float
 ) -> None:
+    """Exponent 0 is the uniform law without the reference's repeats."""
     log = random_log()
     size = 10
-    s = chunk(log, POPULAR, seed=seed, negative_ratio=ratio, size=size)
+    negatives = NegativeSampling("popularity", exponent)
+    s = chunk(log, negatives, seed=seed, negative_ratio=ratio, size=size)
     rated = user_rated(log)
     pos, neg = s.items[:, :size], s.items[:, size:]
     assert np.all(s.feedback[:, size:] == 0)
