@@ -12,7 +12,8 @@ torch thread count, and prints the median and the fastest block. With ``--gpus 1
 learner runs on the GPU (RLlib's ``num_gpus_per_learner``) and moves each batch there.
 Use it to compare learner changes: ``benchmarks/hac_throughput.py`` includes sampling and
 the machine's spread; here only the update is timed, and blocks of two code versions can
-be interleaved by running this script from two checkouts in turn. The last line is JSON.
+be interleaved by running this script from two checkouts in turn. The last line is JSON
+(with ``peak_rss_mib``: ``ru_maxrss`` of this process).
 
 Figures (2-core CPU, torch 2.13 CPU, synthetic env, 2026-11-23): 1 thread, median of
 blocks 58–68 ms per update, depending on the minute (this machine's speed moves by up to
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -105,7 +107,19 @@ def main() -> None:
     finally:
         algo.stop()
         ray.shutdown()
-    print(json.dumps({"env": args.env, "batch": BATCH, "gpus": args.gpus, "rows": rows}))
+    # peak RSS of this process (the learner is local); ru_maxrss is in KiB on Linux
+    peak_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(
+        json.dumps(
+            {
+                "env": args.env,
+                "batch": BATCH,
+                "gpus": args.gpus,
+                "peak_rss_mib": peak_mib,
+                "rows": rows,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

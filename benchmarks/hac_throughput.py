@@ -5,7 +5,8 @@ Usage::
     python benchmarks/hac_throughput.py [--env envs/synthetic.yaml] [--seconds 20]
                                         [--runners 1 2] [--users 1 32 128]
                                         [--sampling async sync] [--gpus 0]
-                                        [--training-intensity 2]
+                                        [--training-intensity 2] [--torch-threads 1]
+                                        [--alone-updates 60]
 
 For each sampling mode × number of env runners × users per env instance, HAC (the
 paper's defaults: batch 64, training intensity 2 = one update of 64 per 32 sampled
@@ -19,6 +20,34 @@ measurement is of learning, not warm-up), then for ``--seconds``. Reported per s
   samples (HAC's ``_sample``: the runners' round in the sync mode, only the part not
   hidden behind learning in the async mode), inside learner updates, and elsewhere
   (replay writes and draws, weight sync, metrics), timed around the calls themselves.
+
+The figure that counts (issue #13) is **achieved / ceiling**: the learner alone bounds
+the rate at ``ceiling = batch / (intensity × ms per update)`` user-steps/s, so the share
+of it the whole loop reaches says how well sampling, replay and weight sync hide behind
+learning (goal ≥ 0.9), whatever the machine. Measured in the same run, per row:
+
+- ``ms_per_update_alone``: right after the timed loop, the same learner times
+  ``--alone-updates`` updates on replay batches with nothing else running in the loop
+  (as ``benchmarks/hac_learner_update.py`` does: batch draw included; median of three
+  blocks); the ceiling uses it;
+- ``ceiling_steps_per_s`` and ``of_ceiling`` (= ``steps_per_s`` / ceiling).
+
+Torch threads are pinned: ``torch.set_num_threads(--torch-threads)`` in the driver (the
+learner runs there: one local learner) and ``OMP_NUM_THREADS`` for the Ray workers (env
+runners). The JSON also holds the driver's peak RSS (``ru_maxrss``; env runners are
+separate processes and not counted).
+
+Figures for the ceiling (2-core CPU, torch 2.13 CPU, 1 torch thread, synthetic env,
+intensity 2, 10 s rows, 2026-12-06; the machine was loaded by three other jobs, load
+average ~3 on 2 cores, so every figure is low and noisy)::
+
+    python benchmarks/hac_throughput.py --seconds 10 --runners 0 --users 32 128 --sampling sync
+    python benchmarks/hac_throughput.py --seconds 10 --runners 1 --users 32 --sampling sync
+
+    sampling runners users  steps/s  ms/update  alone ms  ceiling  of ceiling
+    sync     0       32       658.1       38.8      34.1      939        0.70
+    sync     0       128      717.2       37.5      38.1      841        0.85
+    sync     1       32       652.8       36.8      39.7      805        0.81
 
 ``sync`` is RLlib's DQN-style loop (sample, then train, then sync); ``async``
 (``async_sampling=True``, remote runners only) lets the runners sample the next round
@@ -72,10 +101,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
+import statistics
 import time
 from pathlib import Path
 from typing import Any
 
+import torch
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from rayrec.train import TrainOptions, build_config
@@ -98,6 +132,36 @@ class _Timed:
             self.calls += 1
 
 
+def learner_alone_ms(algo: Any, batch: int, updates: int, steps: int) -> float:
+    """Median ms per ``Learner.update`` on replay batches of ``batch``, nothing else running.
+
+    Three blocks of ``updates // 3`` after 5 warm-up updates; the batch draw is included
+    (~0.1 ms), as in ``benchmarks/hac_learner_update.py``.
+    """
+    learner = algo.learner_group._learner  # the local learner (num_learners=0)
+    timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: steps}
+
+    def update() -> None:
+        columns = algo.transition_buffer.sample(batch)
+        learner.update(
+            batch=MultiAgentBatch({DEFAULT_MODULE_ID: SampleBatch(columns)}, env_steps=batch),
+            timesteps=timesteps,
+        )
+
+    for _ in range(5):
+        update()
+    per_block = max(updates // 3, 1)
+    blocks = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(per_block):
+            update()
+        if torch.cuda.is_available() and str(learner._device).startswith("cuda"):
+            torch.cuda.synchronize()
+        blocks.append(1000 * (time.perf_counter() - t0) / per_block)
+    return statistics.median(blocks)
+
+
 def measure(
     env: str,
     runners: int,
@@ -106,6 +170,7 @@ def measure(
     gpus: float,
     intensity: float,
     async_sampling: bool,
+    alone_updates: int,
 ) -> dict[str, Any]:
     opts = TrainOptions(
         algo="hac",
@@ -136,16 +201,25 @@ def measure(
             steps = algo.train()[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME]
             iters += 1
         wall = time.perf_counter() - t0
+        batch = int(config.total_train_batch_size)
+        ms_alone = learner_alone_ms(algo, batch, alone_updates, steps)
     finally:
         algo.stop()
     n_steps = steps - start_steps
+    steps_per_s = n_steps / wall
+    # the learner alone bounds the rate: batch / (intensity × s per update) user-steps/s
+    ceiling = batch / (intensity * ms_alone / 1000)
     return {
         "env_runners": runners,
         "users_per_env": users,
         "sampling": "async" if async_sampling and runners > 0 else "sync",
-        "steps_per_s": round(n_steps / wall, 1),
+        "steps_per_s": round(steps_per_s, 1),
         "updates_per_s": round(update.calls / wall, 1),
         "ms_per_update": round(1000 * update.seconds / max(update.calls, 1), 1),
+        "ms_per_update_alone": round(ms_alone, 1),
+        "batch": batch,
+        "ceiling_steps_per_s": round(ceiling, 1),
+        "of_ceiling": round(steps_per_s / ceiling, 3),
         "sample_wait_share": round(sample.seconds / wall, 3),
         "learner_share": round(update.seconds / wall, 3),
         "other_share": round(max(wall - sample.seconds - update.seconds, 0.0) / wall, 3),
@@ -168,15 +242,29 @@ def main() -> None:
         default=["async", "sync"],
         help="HAC's async_sampling on (runners sample while the learner trains) / off",
     )
+    parser.add_argument(
+        "--torch-threads", type=int, default=1, help="torch threads of the learner and runners"
+    )
+    parser.add_argument(
+        "--alone-updates", type=int, default=60, help="learner-alone updates timed per row"
+    )
     args = parser.parse_args()
 
     import ray
 
-    ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    torch.set_num_threads(args.torch_threads)
+    ray.init(
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        runtime_env={"env_vars": {"OMP_NUM_THREADS": str(args.torch_threads)}},
+    )
     rows = []
+    print(f"torch threads: {args.torch_threads} (learner in the driver; env runners)")
     print(
         f"{'sampling':>8} {'runners':>7} {'users/env':>9} {'steps/s':>9} {'updates/s':>9} "
-        f"{'ms/update':>9} {'wait':>6} {'learn':>6} {'other':>6}"
+        f"{'ms/update':>9} {'alone ms':>8} {'ceiling':>8} {'of ceil':>7} "
+        f"{'wait':>6} {'learn':>6} {'other':>6}"
     )
     for mode in args.sampling:
         for runners in args.runners:
@@ -191,12 +279,15 @@ def main() -> None:
                     args.gpus,
                     args.training_intensity,
                     mode == "async",
+                    args.alone_updates,
                 )
                 rows.append(row)
                 print(
                     f"{row['sampling']:>8} {runners:>7} {users:>9} {row['steps_per_s']:>9.1f} "
                     f"{row['updates_per_s']:>9.1f} {row['ms_per_update']:>9.1f} "
-                    f"{row['sample_wait_share']:>6.0%} {row['learner_share']:>6.0%} "
+                    f"{row['ms_per_update_alone']:>8.1f} {row['ceiling_steps_per_s']:>8.0f} "
+                    f"{row['of_ceiling']:>7.2f} {row['sample_wait_share']:>6.0%} "
+                    f"{row['learner_share']:>6.0%} "
                     f"{row['other_share']:>6.0%}",
                     flush=True,
                 )
@@ -208,6 +299,11 @@ def main() -> None:
                 "env": args.env,
                 "training_intensity": args.training_intensity,
                 "gpus": args.gpus,
+                "torch_threads": args.torch_threads,
+                "best_of_ceiling": max(r["of_ceiling"] for r in rows),
+                "peak_rss_mib_driver": round(
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                ),
                 "best_steps_per_s": best["steps_per_s"],
                 "reference_steps_per_s": 21.6,
                 "ratio_vs_reference": round(best["steps_per_s"] / 21.6, 1),

@@ -17,7 +17,8 @@ epochs on the synthetic log (same architecture). Sessions run with ``envs/ml1m.y
   simulator and response model, stepped one user per call, as a per-user env would be.
 
 The last line is JSON with ``batched_steps_per_s``, ``per_user_steps_per_s`` and
-``ratio`` at B = 256, plus the whole table.
+``ratio`` at B = 256, plus the whole table and ``peak_rss_mib`` (``ru_maxrss`` of
+this process).
 
 Figures (ML-1M eval simulator, users 1–2999 subset, GRU d = 64, K = 10, 2 F):
 
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 from pathlib import Path
 
@@ -167,6 +169,9 @@ def main() -> None:
                 "device": args.device,
                 "simulator": name,
                 "table": rows,
+                # peak RSS of this process (ru_maxrss, KiB on Linux); includes the
+                # fallback simulator's training when no ML-1M checkpoint exists
+                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             }
         )
     )
