@@ -267,9 +267,12 @@ def _sim_train_args(p: argparse.ArgumentParser) -> None:
 def _simulator_train(args: argparse.Namespace) -> int:
     from rayrec.environments import load_env_spec
     from rayrec.environments.rllib_env import DEFAULT_SIM_ROOT
-    from rayrec.simulator.build import train_simulators
+    from rayrec.environments.rollout import simulator_headroom
+    from rayrec.environments.slate import SlateEnvSpec
+    from rayrec.simulator.build import record_in_summary, train_simulators
 
-    spec = load_env_spec(args.spec).simulator  # the whole file is checked, env included
+    env_spec = load_env_spec(args.spec)  # the whole file is checked, env included
+    spec = env_spec.simulator
     parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
     bad = [p for p in parts if p not in ("train", "eval")]
     if bad:
@@ -292,6 +295,7 @@ def _simulator_train(args: argparse.Namespace) -> int:
     print(
         f"      {prov['n_users']:,} users, {prov['n_items']:,} items, {prov['n_slates']:,} slates"
     )
+    print(f"slates: {slate_construction(prov['slates'])}")
     report: dict[str, Any] = {"checkpoint": str(out), "parts": {}}
     for part, info in summary["parts"].items():
         metrics = info.get("metrics")
@@ -315,10 +319,61 @@ def _simulator_train(args: argparse.Namespace) -> int:
             "valid": metrics["valid"],
             "popularity_baseline": metrics["popularity_baseline"],
         }
+    if "eval" in summary["parts"] and isinstance(env_spec, SlateEnvSpec):
+        headroom = simulator_headroom(
+            out, env_spec.env, users=HEADROOM_USERS, seed=0, device=args.device
+        )
+        record_in_summary(out, "headroom", headroom)
+        print(headroom_table(headroom))
+        report["headroom"] = headroom
     print(f"checkpoint: {out}")
     if args.json:
         emit_json(report)
     return 0
+
+
+#: users whose sessions measure a freshly trained simulator's headroom
+HEADROOM_USERS = 500
+
+
+def slate_construction(slates: Mapping[str, Any]) -> str:
+    """One line on how a simulator's slates were built (its recorded ``slates`` section)."""
+    if slates.get("construction") != "chunk":
+        return f"{slates.get('construction')} (the log's own slates)"
+    neg = slates.get("negatives") or {"sampler": "uniform"}
+    how = (
+        f"popularity-matched, p ∝ (count + 1)^{neg.get('exponent', 1.0):g} over unrated items"
+        if neg["sampler"] == "popularity"
+        else "uniform over unrated items (the reference construction)"
+    )
+    return (
+        f"chunks of {slates.get('size')}, {slates.get('negative_ratio'):g} negative(s) per"
+        f" positive, {how}"
+    )
+
+
+def headroom_table(headroom: Mapping[str, Any]) -> str:
+    """The headroom of :func:`rayrec.environments.rollout.simulator_headroom` as text."""
+    lines = [
+        f"headroom: evaluation simulator, one session of {headroom['users']} users"
+        f" (seed {headroom['seed']}), the spec's session settings",
+        f"        {'policy':<14}{'total reward':>13}{'of oracle':>11}{'coverage':>10}"
+        f"{'overlap':>9}",
+    ]
+    for name, m in headroom["policies"].items():
+        lines.append(
+            f"        {name:<14}{m['total_reward']:>13.3f}{m['of_oracle']:>11.0%}"
+            f"{m['coverage']:>10.3f}{m['overlap']:>9.3f}"
+        )
+    if headroom["auc"]:
+        lines.append(
+            "        validation AUC, response model (popularity): "
+            + ", ".join(
+                f"{fb} {a['model']:.3f} ({a['popularity']:.3f})"
+                for fb, a in headroom["auc"].items()
+            )
+        )
+    return "\n".join(lines)
 
 
 def _sim_check_args(p: argparse.ArgumentParser) -> None:
@@ -335,35 +390,52 @@ def _sim_check_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="end with one JSON object keyed by policy")
 
 
-def load_simulator_target(target: str, part: str, checkpoint: str | None = None) -> tuple[Any, Any]:
-    """(Simulator, EnvConfig) from a spec file (its session settings) or a checkpoint
+def simulator_target_config(
+    target: str, part: str, checkpoint: str | None = None
+) -> dict[str, Any]:
+    """The ``env_config`` of a spec file (its session settings) or of a checkpoint
     folder (EnvConfig's default session: a checkpoint holds no session settings)."""
-    from rayrec.environments import env_config_for, env_config_of
+    from rayrec.environments import env_config_for
 
     if Path(target).is_dir():
-        return env_config_of({"simulator": target, "part": part, "env": {}})
-    return env_config_of(env_config_for(target, checkpoint, part=part, option="--checkpoint"))
+        return {"simulator": target, "part": part, "env": {}}
+    return dict(env_config_for(target, checkpoint, part=part, option="--checkpoint"))
+
+
+def load_simulator_target(target: str, part: str, checkpoint: str | None = None) -> tuple[Any, Any]:
+    """(Simulator, EnvConfig) of :func:`simulator_target_config`."""
+    from rayrec.environments import env_config_of
+
+    return env_config_of(simulator_target_config(target, part, checkpoint))
 
 
 @command("simulator check", _sim_check_args)
 def _simulator_check(args: argparse.Namespace) -> int:
-    from rayrec.environments.rollout import POLICIES, rollout
+    from rayrec.environments import env_config_of
+    from rayrec.environments.rollout import NEEDS_TRAIN, POLICIES, rollout, train_simulator
 
-    sim, env_config = load_simulator_target(args.target, args.part, args.checkpoint)
+    target_config = simulator_target_config(args.target, args.part, args.checkpoint)
+    sim, env_config = env_config_of(target_config)
     if args.users < 1:
         raise InputError(f"--users must be >= 1, got {args.users}")
+    # the personalised reference plays the train simulator's greedy slate in the eval one
+    train = train_simulator(target_config) if args.part == "eval" else None
     results: dict[str, dict[str, float]] = {}
     print(f"simulator: {sim.meta.get('spec_name', args.target)} ({args.part}, {sim.kind})")
+    if "slates" in sim.meta:
+        print(f"slates: {slate_construction(sim.meta['slates'])}")
     print(
-        f"{'policy':<10}{'total reward':>14}{'± std':>8}{'depth':>8}"
+        f"{'policy':<14}{'total reward':>14}{'± std':>8}{'depth':>8}"
         f"{'variance':>10}{'coverage':>10}{'overlap':>9}"
     )
     for name, make in POLICIES.items():
-        res = rollout(sim, make(), args.users, env_config, seed=args.seed, device=args.device)
+        if name in NEEDS_TRAIN and train is None:
+            continue
+        res = rollout(sim, make(train), args.users, env_config, seed=args.seed, device=args.device)
         s = res.summary(sim.n_items)
         results[name] = s
         print(
-            f"{name:<10}{s['total_reward']:>14.3f}{s['total_reward_std']:>8.2f}{s['depth']:>8.2f}"
+            f"{name:<14}{s['total_reward']:>14.3f}{s['total_reward_std']:>8.2f}{s['depth']:>8.2f}"
             f"{s['reward_variance']:>10.3f}{s['coverage']:>10.3f}{s['overlap']:>9.3f}"
         )
     if args.json:

@@ -22,7 +22,14 @@ import numpy as np
 import torch
 
 from rayrec.environments import env_config_of
-from rayrec.environments.rollout import POLICIES, SlatePolicy, random_policy, rollout
+from rayrec.environments.rollout import (
+    NEEDS_TRAIN,
+    POLICIES,
+    SlatePolicy,
+    random_policy,
+    rollout,
+    train_simulator,
+)
 from rayrec.environments.slate import EnvConfig
 from rayrec.evaluation.result import EvalResult
 from rayrec.metrics.slate import intra_list_diversity
@@ -111,9 +118,13 @@ def evaluate_module(
 def reference_results(
     env_config: Mapping[str, Any], *, users: int, seed: int = 1
 ) -> dict[str, dict[str, float]]:
-    """Random, most-popular and model-greedy oracle in the evaluation simulator."""
+    """Random, most-popular, personalised (the train simulator's greedy slate; left out
+    when the checkpoint has no train part) and model-greedy oracle in the evaluation
+    simulator."""
     sim, env_cfg = eval_simulator(env_config)
+    train = train_simulator(env_config)
     return {
-        name: evaluate_policy(sim, make(), env_cfg, n_users=users, seed=seed)
+        name: evaluate_policy(sim, make(train), env_cfg, n_users=users, seed=seed)
         for name, make in POLICIES.items()
+        if train is not None or name not in NEEDS_TRAIN
     }

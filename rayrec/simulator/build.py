@@ -135,6 +135,17 @@ def train_simulators(
     return summary
 
 
+def record_in_summary(out: str | Path, key: str, value: Any) -> dict[str, Any]:
+    """Add ``key: value`` to the ``summary.json`` of the checkpoint folder ``out``
+    (atomically); return the summary. Used for figures measured after training, such
+    as the headroom (``rayrec simulator train``)."""
+    path = Path(out) / "summary.json"
+    summary: dict[str, Any] = json.loads(path.read_text())
+    summary[key] = value
+    atomic_write_text(path, json.dumps(summary, indent=2, default=str))
+    return summary
+
+
 def _train_part(
     spec: SimulatorSpec,
     part: str,

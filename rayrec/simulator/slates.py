@@ -8,7 +8,18 @@ Two constructions (the env spec names one, and it is recorded in the checkpoint)
   time order are cut into consecutive chunks of ``size`` items; every chunk item is
   a positive exposure whose feedback comes from the rules (e.g. ``click`` = rated,
   ``like`` = rating ≥ 4), and ``negative_ratio`` × size items the user never
-  interacted with are added as negative exposures (all feedback 0).
+  interacted with are added as negative exposures (all feedback 0). How negatives
+  are drawn is :class:`NegativeSampling`'s choice (recorded in the checkpoint):
+
+  - ``uniform``: uniformly over the items the user never rated, ``ceil(negative_ratio
+    × size)`` per slate, with replacement — the HAC reference code's construction,
+    kept exactly (the same seed gives the same slates). Unrated items are mostly
+    unpopular, so "was rated" is nearly "is popular" on such slates.
+  - ``popularity``: p(i) ∝ (count(i) + 1)^exponent over the items the user never
+    rated (count = the item's rows in the log), without replacement within a slate,
+    and ``ceil(negative_ratio × positives)`` per slate (a short last chunk gets
+    fewer). With exponent 1 the negatives' popularity matches the positives', so
+    popularity alone no longer tells a click; exponent 0 is uniform without repeats.
 
 Slates are stored as padded arrays sorted by (user, time), so each user's slates
 are contiguous and chronological and a slate's history is the previous slates of
@@ -39,6 +50,35 @@ class FeedbackRule:
     threshold: float = 0.5
 
 
+#: the negative samplers of ``chunk`` slates (module doc)
+NEGATIVE_SAMPLERS = ("uniform", "popularity")
+
+
+@dataclass(frozen=True)
+class NegativeSampling:
+    """How ``chunk`` slates draw their negative exposures (module doc).
+
+    Attributes:
+        sampler: ``uniform`` (the reference construction) or ``popularity``.
+        exponent: α of p ∝ (count + 1)^α (``popularity`` only; ≥ 0).
+    """
+
+    sampler: Literal["uniform", "popularity"] = "uniform"
+    exponent: float = 1.0
+
+    def check(self, where: str) -> None:
+        """Raise :class:`InputError` naming ``where`` for a sampler or exponent out of range."""
+        if self.sampler not in NEGATIVE_SAMPLERS:
+            raise InputError(
+                f"{where}.sampler: expected one of {', '.join(NEGATIVE_SAMPLERS)},"
+                f" got {self.sampler!r}"
+            )
+        if not (np.isfinite(self.exponent) and self.exponent >= 0):
+            raise InputError(
+                f"{where}.exponent: expected a finite number >= 0, got {self.exponent!r}"
+            )
+
+
 @dataclass(frozen=True)
 class SlateConfig:
     """How exposure slates are built from a log.
@@ -49,6 +89,7 @@ class SlateConfig:
         negative_ratio: sampled negatives per chunk item (``chunk`` only).
         feedback: simulated feedback name -> rule reading it from the log.
         seed: negative-sampling seed.
+        negatives: how negatives are drawn (``chunk`` only).
     """
 
     construction: Literal["log", "chunk"] = "chunk"
@@ -56,6 +97,7 @@ class SlateConfig:
     negative_ratio: float = 1.0
     feedback: dict[str, FeedbackRule] = field(default_factory=dict)
     seed: int = 0
+    negatives: NegativeSampling = field(default_factory=NegativeSampling)
 
 
 @dataclass
@@ -170,6 +212,7 @@ def build_slates(log: InteractionLog, config: SlateConfig) -> SlateData:
         )
     if config.size < 1:
         raise InputError(f"slate config: 'size' must be >= 1, got {config.size}")
+    config.negatives.check("slate config: negatives")
     order = np.lexsort((np.arange(len(df)), time, df[USER].to_numpy()))
     df, fb, time = df.iloc[order].reset_index(drop=True), fb[order], time[order]
     rank = df.groupby(USER).cumcount().to_numpy()
@@ -199,13 +242,24 @@ def _pack(
     if position is None:
         position = pd.Series(slate_idx).groupby(slate_idx).cumcount().to_numpy()
     width = int(position.max()) + 1 if len(df) else 1
-    n_neg = int(np.ceil(config.negative_ratio * width)) if negatives else 0
+    sampled: np.ndarray | None = None  # (S, n_neg)
+    if negatives and config.negatives.sampler == "popularity":
+        n_pos = np.bincount(slate_idx, minlength=n_slates)  # (S,)
+        need = np.ceil(config.negative_ratio * n_pos).astype(np.int64)  # (S,)
+        sampled = _sample_popular_negatives(
+            df, slate_user, need, log.n_items, config.negatives.exponent, config.seed
+        )
+    elif negatives:
+        n_neg = int(np.ceil(config.negative_ratio * width))
+        if n_neg:
+            sampled = _sample_negatives(df, slate_user, n_neg, log.n_items, config.seed)
+    n_neg = 0 if sampled is None else sampled.shape[1]
     items = np.zeros((n_slates, width + n_neg), dtype=np.int64)
     feedback = np.zeros((n_slates, width + n_neg, fb.shape[1]), dtype=np.float32)
     items[slate_idx, position] = df[ITEM].to_numpy()
     feedback[slate_idx, position] = fb
-    if n_neg:
-        items[:, width:] = _sample_negatives(df, slate_user, n_neg, log.n_items, config.seed)
+    if sampled is not None:
+        items[:, width:] = sampled
     order = np.lexsort((np.arange(n_slates), slate_time, slate_user))
     return SlateData(
         items=items[order],
@@ -240,4 +294,70 @@ def _sample_negatives(
         user_seen = seen[seen // (n_items + 1) == slate_user[s]] % (n_items + 1)
         unseen = np.setdiff1d(np.arange(1, n_items + 1), user_seen)
         out[s, bad[s]] = rng.choice(unseen, size=int(bad[s].sum())) if len(unseen) else 0
+    return out
+
+
+#: rejection rounds of the popularity sampler before its exact per-slate fallback
+_POPULAR_ROUNDS = 12
+
+
+def _sample_popular_negatives(
+    df: pd.DataFrame,
+    slate_user: np.ndarray,
+    need: np.ndarray,
+    n_items: int,
+    exponent: float,
+    seed: int,
+) -> np.ndarray:
+    """(S, max need) ``need[s]`` distinct items per slate its user never rated, drawn
+    with p ∝ (count + 1)^exponent (successive sampling: rejection of rated and repeated
+    draws), padded with 0 on the right.
+
+    Candidates are drawn for all unfilled slates at once, twice as many each round;
+    slates still short after :data:`_POPULAR_ROUNDS` rounds (users who rated most of
+    the popular mass) draw from their unrated items exactly, and stay padded where
+    fewer unrated items exist than they need.
+    """
+    rng = np.random.default_rng([seed, 29])
+    n_slates = len(slate_user)
+    width = int(need.max(initial=0))
+    out = np.zeros((n_slates, width), dtype=np.int64)
+    if width == 0:
+        return out
+    items = df[ITEM].to_numpy()
+    counts = np.bincount(items, minlength=n_items + 1)[1:].astype(np.float64)  # (I,)
+    weights = (counts + 1.0) ** exponent  # (I,)
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
+    stride = n_items + 1
+    seen = np.unique(df[USER].to_numpy() * stride + items)  # sorted (user, item) keys
+    filled = np.zeros(n_slates, dtype=np.int64)
+    for round_ in range(_POPULAR_ROUNDS):
+        rows = np.flatnonzero(filled < need)
+        if len(rows) == 0:
+            return out
+        n_cand = min(width * 2 ** (round_ + 1), 4 * n_items)
+        draws = np.searchsorted(cdf, rng.random((len(rows), n_cand)), side="right") + 1
+        cand = np.concatenate([out[rows], np.minimum(draws, n_items)], axis=1)  # (P, W + C)
+        keys = slate_user[rows, None] * stride + cand  # (P, W + C)
+        pos = np.minimum(np.searchsorted(seen, keys), len(seen) - 1)
+        ok = (cand > 0) & (seen[pos] != keys)
+        first = np.zeros(cand.size, dtype=bool)
+        in_row = np.arange(len(rows))[:, None] * stride + cand  # (P, W + C)
+        first[np.unique(in_row.ravel(), return_index=True)[1]] = True
+        ok &= first.reshape(cand.shape)
+        rank = np.cumsum(ok, axis=1)  # (P, W + C)
+        take = ok & (rank <= need[rows, None])
+        r, c = np.nonzero(take)
+        block = np.zeros((len(rows), width), dtype=np.int64)
+        block[r, rank[r, c] - 1] = cand[r, c]
+        out[rows] = block
+        filled[rows] = take.sum(axis=1)
+    for s in np.flatnonzero(filled < need):  # rare: users who rated most of the mass
+        user_seen = seen[seen // stride == slate_user[s]] % stride
+        pool = np.setdiff1d(np.arange(1, n_items + 1), np.r_[user_seen, out[s, : filled[s]]])
+        k = min(int(need[s] - filled[s]), len(pool))
+        if k:
+            p = weights[pool - 1] / weights[pool - 1].sum()
+            out[s, filled[s] : filled[s] + k] = rng.choice(pool, size=k, replace=False, p=p)
     return out

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from rayrec.config import from_dict, load_yaml
 from rayrec.data.synthetic import SyntheticConfig
 from rayrec.errors import InputError
-from rayrec.simulator.slates import FeedbackRule, SlateConfig
+from rayrec.simulator.slates import FeedbackRule, NegativeSampling, SlateConfig
 
 #: Top-level keys of a spec file that say how a session runs (``rayrec.environments``
 #: reads them); a simulator spec sharing the file skips them.
@@ -43,11 +43,18 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class SlateSpec:
+    """The ``slates`` section: :class:`~rayrec.simulator.slates.SlateConfig`'s fields.
+
+    ``negatives`` (``{sampler: uniform | popularity, exponent: α}``) says how ``chunk``
+    slates draw their negatives; left out, ``uniform`` (the reference construction).
+    """
+
     construction: Literal["log", "chunk"] = "chunk"
     size: int = 10
     negative_ratio: float = 1.0
     feedback: dict[str, FeedbackRule] = field(default_factory=dict)
     seed: int = 0
+    negatives: NegativeSampling = field(default_factory=NegativeSampling)
 
     def to_config(self) -> SlateConfig:
         return SlateConfig(
@@ -56,6 +63,7 @@ class SlateSpec:
             negative_ratio=self.negative_ratio,
             feedback=dict(self.feedback),
             seed=self.seed,
+            negatives=self.negatives,
         )
 
 
@@ -133,6 +141,7 @@ class SimulatorSpec:
             raise InputError(f"{where}: training.valid_fraction must be in [0, 1)")
         if self.slates.size < 1 or self.slates.negative_ratio < 0:
             raise InputError(f"{where}: slates.size must be >= 1 and negative_ratio >= 0")
+        self.slates.negatives.check(f"{where}: slates.negatives")
         if self.response_model.encoder != "gru" and self.backend == "learned":
             raise InputError(
                 f"{where}: response_model.encoder: environments step users incrementally and"

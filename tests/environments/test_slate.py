@@ -474,8 +474,9 @@ def test_policy_ordering_on_ground_truth() -> None:
     reward; depth 19.3 / 9.1 / 6.7. Asserted with wide margins."""
     spec = load_env_spec(ENVS / "synthetic.yaml")
     sim = in_memory_simulator(spec.simulator)
+    train = in_memory_simulator(spec.simulator, "train")
     res = {
-        name: rollout(sim, make(), 300, spec.env, seed=0).summary(sim.n_items)
+        name: rollout(sim, make(train), 300, spec.env, seed=0).summary(sim.n_items)
         for name, make in POLICIES.items()
     }
     oracle, popular, random = (res[n]["total_reward"] for n in ("oracle", "popular", "random"))

@@ -35,17 +35,18 @@ def test_check_synthetic_spec_json(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert code == 0
     result = last_json(out)
-    assert set(result) == {"random", "popular", "oracle"}
+    assert set(result) == {"random", "popular", "personalised", "oracle"}
     for name, summary in result.items():
         assert set(summary) >= POLICY_KEYS, name
         assert summary["users"] == 200
     reward = {name: summary["total_reward"] for name, summary in result.items()}
     assert reward["oracle"] >= reward["popular"] > reward["random"]
+    assert reward["personalised"] == reward["oracle"]  # the ground truth is both parts' truth
     assert (
         reward["oracle"] >= reward["popular"] + 5.0 and reward["popular"] >= reward["random"] + 1.5
     )
     table = [line.split()[0] for line in out.splitlines()[1:-1]]  # the human table, then JSON
-    assert table == ["policy", "random", "popular", "oracle"]
+    assert table == ["policy", "random", "popular", "personalised", "oracle"]
 
 
 def test_train_then_check_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -61,16 +62,30 @@ def test_train_then_check_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert set(part["valid"]) == {"click", "purchase"}
         assert set(part["popularity_baseline"]) == {"click", "purchase"}
     assert (out / "train" / "model.pt").is_file() and (out / "eval" / "model.pt").is_file()
+    # the headroom: references in the evaluation simulator, AUCs against popularity
+    assert "headroom: evaluation simulator, one session of 500 users" in printed
+    assert "slates: log (the log's own slates)" in printed
+    headroom = report["headroom"]
+    assert json.loads((out / "summary.json").read_text())["headroom"] == headroom
+    assert list(headroom["policies"]) == ["random", "popular", "personalised", "oracle"]
+    assert headroom["policies"]["oracle"]["of_oracle"] == 1.0
+    oracle = headroom["policies"]["oracle"]["total_reward"]
+    assert oracle > headroom["policies"]["random"]["total_reward"]
+    for fb in ("click", "purchase"):
+        assert headroom["auc"][fb]["model"] == report["parts"]["eval"]["valid"][fb]["auc"]
+        popularity = report["parts"]["eval"]["popularity_baseline"][fb]["auc"]
+        assert headroom["auc"][fb]["popularity"] == popularity
 
-    for args in (
-        [str(out)],
-        [str(out), "--part", "train"],
-        [str(out / "eval")],
-        [str(spec), "--checkpoint", str(out)],
+    single = {"random", "popular", "oracle"}
+    for args, policies in (
+        ([str(out)], {*single, "personalised"}),
+        ([str(out), "--part", "train"], single),  # the train part's own greedy is its oracle
+        ([str(out / "eval")], single),  # a lone part: no train simulator beside it
+        ([str(spec), "--checkpoint", str(out)], {*single, "personalised"}),
     ):
         assert main(["simulator", "check", *args, "--users", "30", "--json"]) == 0, args
         result = last_json(capsys.readouterr().out)
-        assert set(result) == {"random", "popular", "oracle"}
+        assert set(result) == policies, args
         assert all(set(s) >= POLICY_KEYS for s in result.values())
 
 
@@ -91,6 +106,8 @@ def test_train_one_part(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         == 0
     )
     assert (out / "eval").is_dir() and not (out / "train").exists()
+    headroom = json.loads((out / "summary.json").read_text())["headroom"]
+    assert list(headroom["policies"]) == ["random", "popular", "oracle"]  # no train part
     assert (
         main(
             [
@@ -144,3 +161,16 @@ def test_check_a_folder_that_is_not_a_checkpoint(
 ) -> None:
     assert main(["simulator", "check", str(tmp_path)]) == 2
     assert "not a rayrec simulator checkpoint" in capsys.readouterr().err
+
+
+def test_slate_construction_line_states_the_negatives() -> None:
+    from rayrec.cli import slate_construction
+
+    chunk = {"construction": "chunk", "size": 10, "negative_ratio": 1.0}
+    popular = slate_construction({**chunk, "negatives": {"sampler": "popularity", "exponent": 1.0}})
+    assert popular == (
+        "chunks of 10, 1 negative(s) per positive, popularity-matched,"
+        " p ∝ (count + 1)^1 over unrated items"
+    )
+    uniform = slate_construction({**chunk, "negatives": {"sampler": "uniform", "exponent": 1.0}})
+    assert uniform.endswith("uniform over unrated items (the reference construction)")
