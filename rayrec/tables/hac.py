@@ -3,7 +3,7 @@
 Every algorithm of :data:`HAC_TABLE_ALGOS` trained with several seeds in the env spec's
 *train* simulator for the same budget of env (user-)steps, each evaluated greedily in
 the *evaluation* simulator on the same users (the ``slate_rollout`` protocol), next to
-three reference policies (random, most popular, model-greedy oracle) in the same
+four reference policies (random, most popular, personalised — the train simulator's greedy slate — and the model-greedy oracle) in the same
 simulator. Rows are mean ± sample std over seeds of total reward and depth; coverage
 (share of the pool ever shown) and overlap (mean Jaccard index of two users' first
 slates: 1.0 = one slate for everybody) are means; "% of oracle" divides the total
