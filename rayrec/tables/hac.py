@@ -4,11 +4,11 @@ Every algorithm of :data:`HAC_TABLE_ALGOS` trained with several seeds in the env
 *train* simulator for the same budget of env (user-)steps, each evaluated greedily in
 the *evaluation* simulator on the same users (the ``slate_rollout`` protocol), next to
 four reference policies in the same simulator: random, most popular, personalised (the
-train simulator's greedy slate) and the model-greedy oracle. Rows are mean ± sample std over seeds of total reward and depth; coverage
-(share of the pool ever shown) and overlap (mean Jaccard index of two users' first
-slates: 1.0 = one slate for everybody) are means; "% of oracle" divides the total
-reward by the oracle's. Offline SL never samples the simulator: it gets HAC's number
-of updates at the budget.
+train simulator's greedy slate) and the model-greedy oracle. Rows are mean ± sample std
+over seeds of total reward and depth; coverage (share of the pool ever shown) and
+overlap (mean Jaccard index of two users' first slates: 1.0 = one slate for everybody)
+are means; "% of oracle" divides the total reward by the oracle's. Offline SL never
+samples the simulator: it gets HAC's number of updates at the budget.
 """
 
 from __future__ import annotations
