@@ -266,7 +266,7 @@ def _sim_train_args(p: argparse.ArgumentParser) -> None:
 @command("simulator train", _sim_train_args)
 def _simulator_train(args: argparse.Namespace) -> int:
     from rayrec.environments import load_env_spec
-    from rayrec.environments.rllib_env import DEFAULT_SIM_ROOT
+    from rayrec.environments.rllib_env import default_simulator_root
     from rayrec.environments.rollout import simulator_headroom
     from rayrec.environments.slate import SlateEnvSpec
     from rayrec.simulator.build import record_in_summary, train_simulators
@@ -277,7 +277,7 @@ def _simulator_train(args: argparse.Namespace) -> int:
     bad = [p for p in parts if p not in ("train", "eval")]
     if bad:
         raise InputError(f"--parts: expected 'train' and/or 'eval', got {', '.join(bad)}")
-    out = Path(args.out) if args.out else DEFAULT_SIM_ROOT / spec.name
+    out = Path(args.out) if args.out else default_simulator_root(spec.name)
 
     def progress(part: str, entry: dict[str, Any]) -> None:
         aucs = ", ".join(f"{k} {v['auc']:.4f}" for k, v in entry.get("valid", {}).items())

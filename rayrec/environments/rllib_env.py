@@ -32,6 +32,7 @@ session settings are checked against it there too (:meth:`EnvConfig.validate`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Mapping
@@ -61,7 +62,7 @@ ENV_NAME = "rayrec-slate"
 #: ``$RAYREC_SIMULATORS`` (set on clusters, where ``runs/`` is not uploaded with a job)
 #: or ``runs/simulators``.
 SIM_ROOT_ENV = "RAYREC_SIMULATORS"
-DEFAULT_SIM_ROOT = Path(os.environ.get(SIM_ROOT_ENV) or "runs/simulators")
+DEFAULT_SIM_ROOT = Path("runs/simulators")
 
 
 def default_simulator_root(spec_name: str) -> Path:
@@ -157,7 +158,10 @@ def env_config_of(env_config: Mapping[str, Any]) -> tuple[Simulator, EnvConfig]:
         )
     if not isinstance(session, Mapping | None):
         raise InputError(f"env_config: 'env' must be a mapping, got {session!r}")
-    base = to_dict(_slate_spec(str(target)).env) if spec_file else {}
+    # a spec file's own session is the base only for what ``env`` leaves out
+    # (env_config_for passes the whole session: the file is not read again)
+    partial = session is None or any(f.name not in session for f in dataclasses.fields(EnvConfig))
+    base = to_dict(_slate_spec(str(target)).env) if spec_file and partial else {}
     where = f"{env_config.get('spec') or target}: env"
     config = from_dict(EnvConfig, {**base, **(session or {})}, where)
     source = f"the simulator at {target}" if not spec_file else f"the simulator of {target}"
