@@ -127,9 +127,6 @@ class A2CConfig(PPOConfig):
     ``config.rl_module(model_config=...)`` (:class:`A2CModelConfig`).
     """
 
-    #: learns from env steps (``rayrec.train.build_config`` reads it)
-    samples_env_steps: bool = True
-
     def __init__(self, algo_class: type | None = None) -> None:
         super().__init__(algo_class=algo_class or A2C)
         self.gamma = 0.9

@@ -204,8 +204,6 @@ class DDPGConfig(DQNConfig):
 
     #: the dataclass of this algorithm's ``model_config`` keys (checked by ``rayrec``)
     model_config_class: type = DDPGModelConfig
-    #: learns from env steps (``rayrec.train.build_config`` reads it)
-    samples_env_steps: bool = True
 
     def __init__(self, algo_class: type | None = None) -> None:
         super().__init__(algo_class=algo_class or DDPG)

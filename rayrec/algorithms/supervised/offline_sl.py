@@ -64,7 +64,8 @@ class OfflineSLConfig(HACConfig):
     sampled, and a minimum on them would never be met.
     """
 
-    #: read by ``rayrec.train.build_config``: no per-iteration minimum of env steps
+    #: mirrors the registry entry's ``samples_env=False`` (what ``rayrec.train.build_config``
+    #: reads: no per-iteration minimum of env steps); the contract test checks they agree
     samples_env_steps = False
 
     def __init__(self, algo_class: type | None = None) -> None:
