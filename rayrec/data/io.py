@@ -20,12 +20,14 @@ import os
 import secrets
 import shutil
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rayrec.errors import DataValidationError, InputError, Problem
+
+T = TypeVar("T")
 
 COMPRESSED_SUFFIXES: tuple[str, ...] = (".gz", ".xz", ".bz2", ".zip")
 
@@ -176,6 +178,17 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         raise
 
 
+def _fresh(directory: Path, prefix: str, create: Callable[[Path], T]) -> tuple[T, Path]:
+    """``create(directory/<prefix><random>)`` with a new random name until the name is
+    free (``create`` raises FileExistsError when it is taken)."""
+    while True:
+        path = directory / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            return create(path), path
+        except FileExistsError:
+            continue
+
+
 def temp_file(directory: Path, prefix: str) -> tuple[int, Path]:
     """A new, empty file ``directory/<prefix><random>`` opened for writing: (fd, path).
 
@@ -183,24 +196,15 @@ def temp_file(directory: Path, prefix: str) -> tuple[int, Path]:
     any file the user creates (0644 under the usual 022), so a file renamed into place
     from it has the same mode as every other output.
     """
-    while True:
-        path = directory / f"{prefix}{secrets.token_hex(6)}"
-        try:
-            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
-        except FileExistsError:
-            continue
+    return _fresh(
+        directory, prefix, lambda path: os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    )
 
 
 def temp_dir(directory: Path, prefix: str) -> Path:
     """A new, empty folder ``directory/<prefix><random>`` whose mode follows the umask
     (0755 under 022; :func:`tempfile.mkdtemp` makes 0700)."""
-    while True:
-        path = directory / f"{prefix}{secrets.token_hex(6)}"
-        try:
-            path.mkdir(mode=0o777)
-        except FileExistsError:
-            continue
-        return path
+    return _fresh(directory, prefix, lambda path: path.mkdir(mode=0o777))[1]
 
 
 def atomic_write_bytes(target: Path, data: bytes) -> None:

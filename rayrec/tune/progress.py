@@ -141,8 +141,8 @@ class ProgressTable(Callback):
                 + [_fmt(res.get(key), fmt) for key, _, fmt in METRIC_COLUMNS]
             )
         counts: dict[str, int] = {}
-        for trial in trials:
-            counts[self.status(trial)] = counts.get(self.status(trial), 0) + 1
+        for status in map(self.status, trials):
+            counts[status] = counts.get(status, 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         return f"trials: {summary}\n" + format_table(heads, rows)
 
