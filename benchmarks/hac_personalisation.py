@@ -88,7 +88,7 @@ from rayrec.evaluation.slate_rollout import eval_simulator, evaluate_policy, mod
 from rayrec.metrics.slate import slate_overlap
 from rayrec.models.state import acting
 from rayrec.simulator.keys import PART_TRAIN
-from rayrec.train import TrainingRun, TrainOptions
+from rayrec.train import TrainingRun, TrainOptions, parse_overrides
 
 COLUMNS = (
     "iter",
@@ -116,14 +116,6 @@ COLUMNS = (
     "coverage",
     "overlap",
 )
-
-
-def _parse_value(text: str) -> Any:
-    """A --config value as JSON when it parses (numbers, booleans, lists), else text."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def _cv(x: np.ndarray) -> float:
@@ -244,12 +236,7 @@ def main() -> None:
     print("torch threads pinned to 1 (torch.set_num_threads(1), OMP_NUM_THREADS=1)")
     at = set(args.at if args.at is not None else range(0, args.iterations + 1, 20))
     at.add(args.iterations)
-    overrides = {}
-    for item in args.config:
-        key, sep, value = item.partition("=")
-        if not sep:
-            parser.error(f"--config: expected KEY=VALUE, got {item!r}")
-        overrides[key] = _parse_value(value)
+    overrides = parse_overrides(args.config)  # as `rayrec train --config` reads them
 
     import ray
 
