@@ -42,6 +42,36 @@ REPO = Path(__file__).resolve().parents[1]
 BATCH = 64
 
 
+def learner_update_blocks(
+    algo: Any, batch: int, steps: int, *, updates: int, repeats: int, warmup: int
+) -> list[float]:
+    """ms per ``Learner.update`` on replay batches of ``batch`` (the draw included, ~0.1
+    ms), nothing else running: ``warmup`` updates (allocator, Adam state), then
+    ``repeats`` timed blocks of ``updates``; one figure per block. Also used by
+    ``hac_throughput.py`` for its learner-bound ceiling."""
+    learner = algo.learner_group._learner  # the local learner (num_learners=0)
+    timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: steps}
+
+    def update() -> None:
+        columns = algo.transition_buffer.sample(batch)
+        learner.update(
+            batch=MultiAgentBatch({DEFAULT_MODULE_ID: SampleBatch(columns)}, env_steps=batch),
+            timesteps=timesteps,
+        )
+
+    for _ in range(warmup):
+        update()
+    blocks = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(updates):
+            update()
+        if str(learner._device).startswith("cuda"):
+            torch.cuda.synchronize()
+        blocks.append(1000 * (time.perf_counter() - t0) / updates)
+    return blocks
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="HAC learner ms per update")
     parser.add_argument("--env", default=str(REPO / "envs" / "synthetic.yaml"))
@@ -71,26 +101,12 @@ def main() -> None:
         while steps < 1024:
             steps = algo.train()[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME]
         learner = algo.learner_group._learner  # the local learner (num_learners=0)
-        timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: steps}
-
-        def update() -> None:
-            columns = algo.transition_buffer.sample(BATCH)
-            batch = MultiAgentBatch({DEFAULT_MODULE_ID: SampleBatch(columns)}, env_steps=BATCH)
-            learner.update(batch=batch, timesteps=timesteps)
-
         print(f"{'threads':>7} {'device':>7} {'median ms':>9} {'best ms':>8}")
         for threads in args.threads:
             torch.set_num_threads(threads)
-            for _ in range(10):  # warm-up: allocator, Adam state
-                update()
-            blocks = []
-            for _ in range(args.repeats):
-                t0 = time.perf_counter()
-                for _ in range(args.updates):
-                    update()
-                if torch.cuda.is_available() and args.gpus > 0:
-                    torch.cuda.synchronize()
-                blocks.append(1000 * (time.perf_counter() - t0) / args.updates)
+            blocks = learner_update_blocks(
+                algo, BATCH, steps, updates=args.updates, repeats=args.repeats, warmup=10
+            )
             row = {
                 "threads": threads,
                 "device": str(learner._device),

@@ -108,8 +108,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from ray.rllib.core import DEFAULT_MODULE_ID
-from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
+from hac_learner_update import learner_update_blocks  # benchmarks/ is on sys.path
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from rayrec.train import TrainOptions, build_config
@@ -133,32 +132,11 @@ class _Timed:
 
 
 def learner_alone_ms(algo: Any, batch: int, updates: int, steps: int) -> float:
-    """Median ms per ``Learner.update`` on replay batches of ``batch``, nothing else running.
-
-    Three blocks of ``updates // 3`` after 5 warm-up updates; the batch draw is included
-    (~0.1 ms), as in ``benchmarks/hac_learner_update.py``.
-    """
-    learner = algo.learner_group._learner  # the local learner (num_learners=0)
-    timesteps = {NUM_ENV_STEPS_SAMPLED_LIFETIME: steps}
-
-    def update() -> None:
-        columns = algo.transition_buffer.sample(batch)
-        learner.update(
-            batch=MultiAgentBatch({DEFAULT_MODULE_ID: SampleBatch(columns)}, env_steps=batch),
-            timesteps=timesteps,
-        )
-
-    for _ in range(5):
-        update()
+    """Median ms per ``Learner.update`` on replay batches of ``batch``, nothing else running:
+    three blocks of ``updates // 3`` after 5 warm-up updates
+    (``hac_learner_update.learner_update_blocks``)."""
     per_block = max(updates // 3, 1)
-    blocks = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(per_block):
-            update()
-        if torch.cuda.is_available() and str(learner._device).startswith("cuda"):
-            torch.cuda.synchronize()
-        blocks.append(1000 * (time.perf_counter() - t0) / per_block)
+    blocks = learner_update_blocks(algo, batch, steps, updates=per_block, repeats=3, warmup=5)
     return statistics.median(blocks)
 
 
