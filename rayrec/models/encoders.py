@@ -105,6 +105,44 @@ class MLP(nn.Module):
         return self.net(x)  # (..., out_dim)
 
 
+class StateActionCritic(MLP):
+    """Q(s, z) = MLP([s; z]) (+ (W s)ᵀ z with ``bilinear``) on the concatenated input.
+
+    The bilinear term (ours, off by default) gives the critic a state-dependent
+    gradient in z from the first update: a plain MLP on ``[s; z]`` can fit the value of
+    a slate as ``f(s) + g(z)``, whose ∂Q/∂z is the same for every user, so a policy
+    trained by Q-max drifts to one hyper-action for everybody. W starts at zero (the
+    critic starts as the plain MLP and draws nothing more from the torch RNG).
+
+    Args:
+        state_dim: d, the width of s (the first d input columns).
+        action_dim: the width of z (the remaining columns).
+        hidden: the MLP's hidden widths.
+        bilinear: add ``(W s)ᵀ z``.
+
+    Shapes: (B, d + z) -> (B, 1).
+
+    Example:
+        >>> q = StateActionCritic(3, 2, [8], bilinear=True)
+        >>> q(torch.zeros(4, 5)).shape
+        torch.Size([4, 1])
+    """
+
+    def __init__(
+        self, state_dim: int, action_dim: int, hidden: Sequence[int], bilinear: bool = False
+    ) -> None:
+        super().__init__(state_dim + action_dim, hidden, 1)
+        self.state_dim = state_dim
+        self.bilinear = nn.Parameter(torch.zeros(action_dim, state_dim)) if bilinear else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q = self.net(x)  # (B, 1)
+        if self.bilinear is None:
+            return q
+        s, z = x[..., : self.state_dim], x[..., self.state_dim :]  # (B, d), (B, z)
+        return q + ((s @ self.bilinear.T) * z).sum(-1, keepdim=True)  # (B, 1)
+
+
 class MaskedGRUEncoder(nn.Module):
     """GRU over a masked sequence; masked steps leave the state unchanged.
 

@@ -323,6 +323,35 @@ def test_tanh_hyper_action_bounds_z_only_when_on(
     assert any(isinstance(m, torch.nn.Tanh) for m in module.actor.modules()) is bounded
 
 
+@pytest.mark.parametrize("algo", ["hac", "td3"])
+def test_critic_bilinear_reaches_every_critic_and_starts_as_the_plain_critic(
+    algo: str, slate_env: SlateEnv, slate_batch: dict[str, Any]
+) -> None:
+    """``model.critic_bilinear`` (ours, off by default) adds (W s)ᵀ z to the critic and
+    its twin; W starts at zero, so the first Q values equal the plain critic's."""
+    modules = []
+    for on in (False, True):
+        config, _ = build_config(
+            TrainOptions(algo=algo, env=str(SYNTHETIC), overrides={"model.critic_bilinear": on})
+        )
+        spec = config.get_default_rl_module_spec()
+        spec.observation_space = slate_env.single_observation_space
+        spec.action_space = slate_env.single_action_space
+        spec.model_config = config.model_config
+        torch.manual_seed(0)
+        modules.append(spec.build())
+    plain, bilinear = modules
+    critics = [bilinear.critic] + ([bilinear.critic_twin] if algo == "td3" else [])
+    assert all(c.bilinear is not None and not c.bilinear.any() for c in critics)
+    assert plain.critic.bilinear is None
+    with torch.no_grad():
+        for m in modules:
+            m.eval()
+        s = plain.encode(slate_batch[Columns.OBS])
+        z = plain.actor(s)
+        torch.testing.assert_close(bilinear.q_value(s, z), plain.q_value(s, z))
+
+
 def test_an_unknown_model_field_is_named_with_the_known_ones() -> None:
     with pytest.raises(InputError, match=r"model\.dropuot.*model\.dropout"):
         build_config(TrainOptions(algo="hac", env=str(SYNTHETIC), overrides={"model.dropuot": 0.0}))

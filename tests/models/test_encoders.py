@@ -11,6 +11,7 @@ from rayrec.models.encoders import (
     MLP,
     MaskedGRUEncoder,
     SASRecEncoder,
+    StateActionCritic,
     build_encoder,
     fast_dropout,
 )
@@ -320,3 +321,44 @@ def test_build_encoder_kinds() -> None:
 def test_build_encoder_unknown_kind() -> None:
     with pytest.raises(ValueError, match=r"unknown encoder 'lstm'.*\['gru', 'sasrec'\]"):
         build_encoder("lstm", D, L)
+
+
+def test_state_action_critic_without_bilinear_is_the_mlp() -> None:
+    """Off (the reference's critic): the same parameters and outputs as MLP([s; z])."""
+    torch.manual_seed(0)
+    mlp = MLP(5, [8], 1)
+    torch.manual_seed(0)
+    critic = StateActionCritic(3, 2, [8])
+    assert critic.bilinear is None
+    assert list(critic.state_dict()) == list(mlp.state_dict())
+    x = torch.randn(4, 5)
+    torch.testing.assert_close(critic(x), mlp(x), rtol=0, atol=0)
+
+
+def test_state_action_critic_bilinear_term_by_hand() -> None:
+    """Q = MLP([s; z]) + (W s)ᵀ z: W = [[1, 0], [0, 2]] (z 2 × d 2), s = (1, 2),
+    z = (3, −1): W s = (1, 4), (W s)ᵀ z = 3 − 4 = −1."""
+    torch.manual_seed(0)
+    critic = StateActionCritic(2, 2, [4], bilinear=True)
+    x = torch.tensor([[1.0, 2.0, 3.0, -1.0]])
+    plain = critic.net(x)
+    torch.testing.assert_close(critic(x), plain)  # W starts at zero
+    with torch.no_grad():
+        assert critic.bilinear is not None
+        critic.bilinear.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0]]))
+    torch.testing.assert_close(critic(x), plain - 1.0)
+
+
+def test_state_action_critic_bilinear_gradient_in_z_depends_on_the_state() -> None:
+    """The point of the term: with W ≠ 0, ∂Q/∂z differs between two states even where
+    the MLP part is additive (here: its hidden layer is removed, Q = a·[s; z] + b)."""
+    critic = StateActionCritic(2, 2, [], bilinear=True)
+    with torch.no_grad():
+        assert critic.bilinear is not None
+        critic.bilinear.copy_(torch.eye(2))
+    z = torch.zeros(2, 2, requires_grad=True)
+    s = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    critic(torch.cat([s, z], dim=-1)).sum().backward()
+    assert z.grad is not None
+    linear = critic.net[0].weight[0, 2:]
+    torch.testing.assert_close(z.grad, linear.expand(2, 2) + s)

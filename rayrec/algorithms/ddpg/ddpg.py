@@ -87,6 +87,10 @@ class DDPGModelConfig:
             Q'(s', π'(s')). Off by default: a deterministic TD target (the reference
             code's target networks ran in train mode, with dropout); also a third of the
             learner's encoder cost on CPU.
+        critic_bilinear: (ours) Q(s, z) = MLP([s; z]) + (W s)ᵀ z, W from zero: a
+            critic whose gradient in z depends on the state from the start (False:
+            the reference's plain MLP, which can fit Q as f(s) + g(z) and then pushes
+            every user's z the same way).
         tanh_hyper_action: (ours) Z = tanh(MLP(s)) in a slate space, bounded so the
             critic is never asked to extrapolate far (an unbounded Z diverged in our
             first runs). False: Z = MLP(s), as in the reference code. On ML-1M the
@@ -110,6 +114,7 @@ class DDPGModelConfig:
     target_noise_clip: float = 0.5
     target_dropout: bool = False
     tanh_hyper_action: bool = True
+    critic_bilinear: bool = False
 
     def __post_init__(self) -> None:
         encoder = self.encoder_config()  # checks (and normalises) the encoder's fields
@@ -125,7 +130,7 @@ class DDPGModelConfig:
         ):
             value = check_number(f"model.{name}", getattr(self, name), low=0.0, low_open=low_open)
             object.__setattr__(self, name, value)
-        for name in ("twin_q", "target_dropout", "tanh_hyper_action"):
+        for name in ("twin_q", "target_dropout", "tanh_hyper_action", "critic_bilinear"):
             check_bool(f"model.{name}", getattr(self, name))
         check_choice("model.noise_type", self.noise_type, NOISE_TYPES)
 

@@ -7,7 +7,8 @@ ICML 2018); the slate head is the HAC paper's (Liu et al., WWW 2023,
 - State ``s_t``: :mod:`rayrec.models.state` — SASRec over the slate env's observed
   history (``StateEncoder``) or an MLP over a flat Box observation
   (``FlatStateEncoder``).
-- Actor ``z = π(s)``, critic ``Q(s, z) = MLP([s; z])`` (a twin with ``twin_q``).
+- Actor ``z = π(s)``, critic ``Q(s, z) = MLP([s; z])`` (a twin with ``twin_q``; with
+  ``critic_bilinear``, ours, ``+ (W s)ᵀ z``: a state-dependent ∂Q/∂z).
 - Action head, by action space:
 
   - **slate** ``MultiDiscrete([I] * K)``: the item kernel ``Φ(i) = [e_i; 1]``;
@@ -62,7 +63,7 @@ from rayrec.algorithms.keys import (
     STATE,
 )
 from rayrec.environments.keys import OBS_HISTORY_FEEDBACK, OBS_HISTORY_ITEMS, OBS_USER
-from rayrec.models.encoders import MLP
+from rayrec.models.encoders import MLP, StateActionCritic
 from rayrec.models.state import FlatStateEncoder, StateEncoder, acting
 
 
@@ -103,8 +104,12 @@ class DefaultDDPGTorchRLModule(TorchRLModule, TargetNetworkAPI):
                 f"DDPG needs a MultiDiscrete slate or a bounded Box action space, got {act}"
             )
         d = cfg.state_dim
-        self.critic = MLP(d + self.z_dim, cfg.critic_hidden, 1)
-        self.critic_twin = MLP(d + self.z_dim, cfg.critic_hidden, 1) if cfg.twin_q else None
+        self.critic = StateActionCritic(d, self.z_dim, cfg.critic_hidden, cfg.critic_bilinear)
+        self.critic_twin = (
+            StateActionCritic(d, self.z_dim, cfg.critic_hidden, cfg.critic_bilinear)
+            if cfg.twin_q
+            else None
+        )
 
     def _setup_slate(self, cfg: DDPGModelConfig, act: gym.spaces.MultiDiscrete) -> None:
         """Φ, the history encoder (over Φ) and the hyper-actor, created in this order
