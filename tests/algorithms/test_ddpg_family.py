@@ -267,6 +267,7 @@ def test_the_family_is_rooted_in_ddpg_and_presets_change_only_their_settings() -
         ("bootstrap", "leave"),
         ("policy_delay", 0),
         ("delay_target_updates", "yes"),
+        ("qmax_normalise", "sometimes"),
     ],
 )
 def test_validate_names_the_bad_field(field: str, value: Any) -> None:

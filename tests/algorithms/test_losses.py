@@ -81,6 +81,19 @@ def test_qmax_loss_is_minus_mean_q() -> None:
     assert qmax_loss(t(Q)).item() == pytest.approx(-0.4, rel=1e-6)
 
 
+def test_qmax_loss_normalised_by_mean_abs_q_without_gradient_through_it() -> None:
+    # Q = (0.5, −0.2, 1.0, 0.3): − mean Q = −0.4, mean |Q| = 2.0 / 4 = 0.5 → −0.8;
+    # the divisor is a constant: dL/dq_j = −1 / (4 · 0.5) = −0.5 for every j
+    q = torch.tensor(Q, requires_grad=True)
+    loss = qmax_loss(q, normalise=True)
+    assert loss.item() == pytest.approx(-0.8, rel=1e-6)
+    loss.backward()
+    assert q.grad is not None
+    assert q.grad.tolist() == pytest.approx([-0.5] * 4, rel=1e-6)
+    # Q ≡ 0: finite (the divisor is floored at 1e-6)
+    assert qmax_loss(torch.zeros(3), normalise=True).item() == 0.0
+
+
 # --------------------------------------------------------------------- L_Hyper
 def test_hyper_loss_sums_over_dims_and_averages_over_batch() -> None:
     z = [[0.1, 0.2, 1.0], [-0.5, 0.0, 0.5], [0.3, 0.3, 0.3], [1.0, -1.0, 0.0]]

@@ -158,7 +158,7 @@ class DDPGConfig(DQNConfig):
     Losses (see the module docstring)::
 
         L_TD   = (r + γ (1 − terminated) Q'(s', π'(s')) − Q(s, ẑ(a)))²   critic
-        L_QMax = − Q(s, π(s))                                            actor
+        L_QMax = − Q(s, π(s))   (÷ mean |Q(s, π(s))| with qmax_normalise) actor
 
     Training fields (``config.training(...)``):
         gamma: discount γ (0.9).
@@ -177,6 +177,11 @@ class DDPGConfig(DQNConfig):
         delay_target_updates: with ``policy_delay`` d > 1, soft-update the target
             networks only on the steps that update the actor, every d-th (True; TD3 as
             Fujimoto et al. 2018 write it). False updates them after every step.
+        qmax_normalise: (ours) divide L_QMax by the batch's mean |Q(s, π(s))| (no
+            gradient through the divisor), so the actor's step from the critic does not
+            grow with the reward scale (Fujimoto & Gu's TD3+BC scaling). False (the
+            papers' form): with returns of 10–40 the Q-max gradient outweighs HAC's
+            L_BCE by orders of magnitude and drives every user's z to one corner.
         bootstrap: ``terminated`` (gymnasium-correct, default) or
             ``reference_leave_flag`` (the HAC reference code's form, for comparison).
         training_intensity: trained samples per sampled env step (2, the reference
@@ -226,6 +231,7 @@ class DDPGConfig(DQNConfig):
         self.policy_delay = 1
         self.delay_target_updates = True
         self.bootstrap = "terminated"
+        self.qmax_normalise = False
         self.async_sampling = False
         self.store_buffer_in_checkpoints = True
         self.lr = 1e-3  # unused: each optimizer has its own rate
@@ -260,6 +266,7 @@ class DDPGConfig(DQNConfig):
         policy_delay: int | Any = NotProvided,
         delay_target_updates: bool | Any = NotProvided,
         bootstrap: str | Any = NotProvided,
+        qmax_normalise: bool | Any = NotProvided,
         async_sampling: bool | Any = NotProvided,
         store_buffer_in_checkpoints: bool | Any = NotProvided,
         **kwargs: Any,
@@ -277,6 +284,7 @@ class DDPGConfig(DQNConfig):
             policy_delay=policy_delay,
             delay_target_updates=delay_target_updates,
             bootstrap=bootstrap,
+            qmax_normalise=qmax_normalise,
             async_sampling=async_sampling,
             store_buffer_in_checkpoints=store_buffer_in_checkpoints,
         )
@@ -321,7 +329,12 @@ class DDPGConfig(DQNConfig):
                 f"{label} config: 'bootstrap' must be one of {BOOTSTRAP_MODES},"
                 f" got {self.bootstrap!r}"
             )
-        for flag in ("async_sampling", "store_buffer_in_checkpoints", "delay_target_updates"):
+        for flag in (
+            "async_sampling",
+            "store_buffer_in_checkpoints",
+            "delay_target_updates",
+            "qmax_normalise",
+        ):
             if not isinstance(getattr(self, flag), bool):
                 self._value_error(
                     f"{label} config: '{flag}' must be true or false, got {getattr(self, flag)!r}"

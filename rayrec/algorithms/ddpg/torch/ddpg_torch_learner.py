@@ -70,9 +70,13 @@ def td_loss(
     return F.mse_loss(q, y)
 
 
-def qmax_loss(q_policy: torch.Tensor) -> torch.Tensor:
-    """L_QMax = − Q(s, z),  z = π(s)."""
-    return -q_policy.mean()
+def qmax_loss(q_policy: torch.Tensor, normalise: bool = False) -> torch.Tensor:
+    """L_QMax = − Q(s, z),  z = π(s); with ``normalise`` divided by the batch's mean
+    |Q(s, z)| (a constant: no gradient through it; 1e-6 keeps it finite at Q ≡ 0)."""
+    loss = -q_policy.mean()
+    if not normalise:
+        return loss
+    return loss / q_policy.detach().abs().mean().clamp_min(1e-6)
 
 
 def hyper_loss(z: torch.Tensor, z_aligned: torch.Tensor) -> torch.Tensor:
@@ -154,7 +158,7 @@ class DDPGTorchLearner(DDPGLearner, DQNTorchLearner):
                 config.bootstrap,
             ),
             # L_QMax = - Q(s, π(s))   (actor)
-            QMAX_LOSS: qmax_loss(fwd_out[Q_POLICY]),
+            QMAX_LOSS: qmax_loss(fwd_out[Q_POLICY], config.qmax_normalise),
         }
         if ALIGNED_HYPER_ACTION in fwd_out:  # slate space: HAC's terms on DDPG's policy
             # L_Hyper = ‖Z - Ẑ(top-K(Z))‖²
