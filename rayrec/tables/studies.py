@@ -260,7 +260,15 @@ def study_figure(
     stats = [mean_std(list(p.metric)) for p in points]
     means = [m for m, _ in stats]
     stds = [0.0 if math.isnan(s) else s for _, s in stats]  # one seed: no spread
-    ax.errorbar(xs, means, yerr=stds, fmt="o-", color="tab:blue", capsize=4, label=study.algo)
+    ax.errorbar(
+        xs,
+        means,
+        yerr=stds,
+        fmt="o-",
+        color="tab:blue",
+        capsize=4,
+        label=f"{study.algo} (mean ± sample std)",
+    )
     for name, colour in REFERENCE_LINES.items():
         level = references.get(name, {}).get(headline, math.nan)
         if not math.isnan(level):
@@ -296,6 +304,8 @@ def _x_axis(ax: Any, xs: Sequence[float], numeric: bool) -> None:
     elif nonzero:
         ax.set_xscale("symlog", linthresh=min(nonzero))
     ax.minorticks_off()
+    ax.margins(x=0.08)  # in the scale's own coordinates: the end values clear of the frame
+    ax.autoscale_view()
 
 
 def _header(table: Table, metric: str) -> str:
