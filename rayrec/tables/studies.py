@@ -13,6 +13,11 @@ Outputs: ``OUT/table.md`` (one row per value: mean ± sample std over seeds, the
 protocol's reference rows), ``OUT/runs.csv``, ``OUT/summary.json`` and ``OUT/study.png``,
 the headline metric against the value with the reference policies as dashed lines
 (:func:`study_figure`).
+
+Registered: ``hac-lambda`` (the paper's λ_h grid 0, 0.1, 1) and ``hac-noise`` (the
+exploration noise σ over 0.01, 0.1, 0.3, 1). The noise grid is ours, not the paper's:
+the paper reports a noise curve with an optimum at moderate noise; ours spans two decades
+around our default of 0.1.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from rayrec.tables.runner import runs_csv
 from rayrec.tables.studies import (
     HAC_LAMBDA,
     HAC_NOISE,
+    Study,
     StudyPoint,
     study_figure,
     write_figure,
@@ -202,6 +204,16 @@ def test_the_noise_plot_is_logarithmic_and_skips_missing_references() -> None:
     assert ax.get_xlabel() == "σ (model.exploration_noise)"
     assert ax.get_xscale() == "log"
     assert _reference_lines(ax) == {"random (1.00)": 1.0}
+
+
+def test_values_that_are_not_numbers_sit_on_a_categorical_axis() -> None:
+    study = Study(table=replace(HAC_LAMBDA.table, name="t"), key="twin_q", symbol="Q₂", values=())
+    plan = study.plan(values=(False, True), seeds=(0,))
+    points = [StudyPoint(False, (0,), (2.0,)), StudyPoint(True, (0,), (3.0,))]
+    (ax,) = study_figure(study, plan, points, REFS).axes
+    assert ax.get_xscale() == "linear"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["false", "true"]
+    assert ax.get_xlabel() == "Q₂ (twin_q)"
 
 
 def test_the_plot_is_written_as_a_png_in_one_step(tmp_path: Path) -> None:
