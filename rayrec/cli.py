@@ -781,18 +781,27 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------ reproductions
 def _reproduce_args(p: argparse.ArgumentParser) -> None:
-    from rayrec.tables import TABLES
+    from rayrec.tables import STUDIES, TABLES
 
+    names = ", ".join(sorted({**TABLES, **STUDIES}))
     p.add_argument(
         "table",
         nargs="?",
-        help=f"the table to reproduce ({', '.join(sorted(TABLES))}; --list says what each is)",
+        help=f"the table or study to reproduce ({names}; --list says what each is)",
     )
-    p.add_argument("--list", action="store_true", help="list the tables and what each reproduces")
+    p.add_argument(
+        "--list", action="store_true", help="list the tables and studies and what each reproduces"
+    )
     p.add_argument(
         "--env", help="env spec: a YAML file or a packaged spec's name (default: the table's)"
     )
-    p.add_argument("--algos", nargs="+", help="rows to train (default: the table's)")
+    p.add_argument("--algos", nargs="+", help="rows to train (default: the table's; not a study)")
+    p.add_argument(
+        "--values",
+        nargs="+",
+        metavar="VALUE",
+        help="a study's grid: the values of its config key (default: the study's)",
+    )
     p.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the table's)")
     p.add_argument(
         "--budget-steps",
@@ -800,38 +809,95 @@ def _reproduce_args(p: argparse.ArgumentParser) -> None:
         help="env (user-)steps of training per run (default: the table's)",
     )
     p.add_argument("--eval-users", type=int, help="users of the evaluation (default: the table's)")
+    p.add_argument(
+        "--config",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field of every row, as `rayrec train --config` does"
+        " (e.g. --config model.exploration_noise=1.0 actor_lr=1e-3)",
+    )
     p.add_argument("--num-env-runners", type=int, default=0)
-    p.add_argument("--out", help="output folder (default runs/reproduce/<table>-<env>)")
+    p.add_argument(
+        "--out",
+        help="output folder (default runs/reproduce/<table>-<env>, then the overrides if any)",
+    )
     p.add_argument("--json", action="store_true", help="end with one JSON object (summary)")
+
+
+def _reproduce_out(
+    args: argparse.Namespace, name: str, env: str, overrides: dict[str, Any]
+) -> Path:
+    """``--out``, else ``runs/reproduce/<name>-<env>`` with the overrides
+    (``-key=value,key=value``, characters unsafe in a file name as ``_``)."""
+    from rayrec.tables.runner import overrides_text, safe_name
+
+    if args.out:
+        return Path(args.out)
+    default = f"runs/reproduce/{name}-{Path(env).stem}"
+    if overrides:
+        default += "-" + safe_name(overrides_text(overrides).replace(", ", ","))
+    return Path(default)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 @command("reproduce", _reproduce_args)
 def _reproduce(args: argparse.Namespace) -> int:
-    """train and evaluate every row of a paper's table; resumable"""
-    from rayrec.tables import TABLES, get_table, run_table
+    """train and evaluate every row of a paper's table or parameter study; resumable"""
+    from rayrec.tables import (
+        STUDIES,
+        TABLES,
+        Study,
+        Table,
+        get_reproduction,
+        run_study,
+        run_table,
+    )
+    from rayrec.train import parse_overrides
 
     if args.list:
-        for table in TABLES.values():
-            print(f"{table.name:<14}{table.reproduces} (default env {table.env})")
+        items: list[Table | Study] = [*TABLES.values(), *STUDIES.values()]
+        for item in items:
+            print(f"{item.name:<14}{item.reproduces} (default env {item.env})")
         return 0
     if args.table is None:
-        raise InputError(
-            f"reproduce: expected a table name, one of: {', '.join(sorted(TABLES))} (or --list)"
-        )
-    table = get_table(args.table)
-    plan = table.plan(
-        env=args.env,
-        algos=tuple(args.algos) if args.algos else None,
-        seeds=tuple(args.seeds) if args.seeds else None,
-        budget_steps=args.budget_steps,
-        eval_users=args.eval_users,
-        num_env_runners=args.num_env_runners,
-    )
-    plan.validate()
-    out = Path(args.out or f"runs/reproduce/{table.name}-{Path(plan.env).stem}")
-    summary = run_table(table, plan, out, say=lambda line: print(line, flush=True))
+        names = ", ".join(sorted({**TABLES, **STUDIES}))
+        raise InputError(f"reproduce: expected a table or study name, one of: {names} (or --list)")
+    target = get_reproduction(args.table)
+    overrides = parse_overrides(args.config)
+    choices: dict[str, Any] = {
+        "env": args.env,
+        "seeds": tuple(args.seeds) if args.seeds else None,
+        "budget_steps": args.budget_steps,
+        "eval_users": args.eval_users,
+        "num_env_runners": args.num_env_runners,
+    }
+    if isinstance(target, Study):
+        if args.algos:
+            raise InputError(f"--algos: {target.name} is a study of {target.algo} alone")
+        values = None
+        if args.values:
+            values = [parse_overrides([f"{target.key}={v}"])[target.key] for v in args.values]
+        study_plan = target.plan(values=values, overrides=overrides, **choices)
+        study_plan.validate()
+        out = _reproduce_out(args, target.name, study_plan.runs.env, overrides)
+        summary = run_study(target, study_plan, out, say=_say)
+        shown = f"  plot: {out / 'study.png'}"
+    else:
+        if args.values:
+            raise InputError(f"--values: only a study has values; {target.name} is a table")
+        plan = target.plan(algos=tuple(args.algos) if args.algos else None, **choices)
+        plan.overrides = {algo: dict(overrides) for algo in plan.algos} if overrides else {}
+        plan.validate()
+        out = _reproduce_out(args, target.name, plan.env, overrides)
+        summary = run_table(target, plan, out, say=_say)
+        shown = ""
     print(summary["markdown"], end="")
-    print(f"table: {out / 'table.md'}  runs: {out / 'runs.csv'}")
+    print(f"table: {out / 'table.md'}  runs: {out / 'runs.csv'}{shown}")
     if args.json:
         emit_json({k: v for k, v in summary.items() if k != "markdown"})
     return 0

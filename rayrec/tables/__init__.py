@@ -1,14 +1,19 @@
-"""``rayrec reproduce TABLE``: one runner (:mod:`rayrec.tables.runner`) and one plan per
-paper table, in the registry :data:`TABLES`."""
+"""``rayrec reproduce NAME``: one runner (:mod:`rayrec.tables.runner`) and one plan per
+paper table, in the registry :data:`TABLES`, and the paper's parameter studies
+(:mod:`rayrec.tables.studies`), in :data:`STUDIES`."""
 
 from __future__ import annotations
 
 from rayrec.config import lookup
 from rayrec.tables.hac import HAC_TABLE
 from rayrec.tables.runner import Column, Table, TablePlan, run_table, summarize
+from rayrec.tables.studies import STUDIES, Study, StudyPlan, run_study
 
 #: the tables rayrec reproduces, by name
 TABLES: dict[str, Table] = {t.name: t for t in (HAC_TABLE,)}
+
+#: the hint of an unknown name's error
+_HINT = " (`rayrec reproduce --list` says what each is)"
 
 
 def get_table(name: str) -> Table:
@@ -17,7 +22,30 @@ def get_table(name: str) -> Table:
     Raises:
         InputError: naming the known tables.
     """
-    return lookup(TABLES, name, "table", " (`rayrec reproduce --list` says what each is)")
+    return lookup(TABLES, name, "table", _HINT)
 
 
-__all__ = ["TABLES", "Column", "Table", "TablePlan", "get_table", "run_table", "summarize"]
+def get_reproduction(name: str) -> Table | Study:
+    """The table or study called ``name``.
+
+    Raises:
+        InputError: naming the known tables and studies.
+    """
+    known: dict[str, Table | Study] = {**TABLES, **STUDIES}
+    return lookup(known, name, "table or study", _HINT)
+
+
+__all__ = [
+    "STUDIES",
+    "TABLES",
+    "Column",
+    "Study",
+    "StudyPlan",
+    "Table",
+    "TablePlan",
+    "get_reproduction",
+    "get_table",
+    "run_study",
+    "run_table",
+    "summarize",
+]

@@ -7,15 +7,20 @@ reproduction of it, the table's defaults with the command line's choices applied
 (:func:`rayrec.train.run_training`) and evaluates it by the table's protocol, next to
 the protocol's reference policies on the same users.
 
+A plan's ``overrides`` (``rayrec reproduce --config KEY=VALUE``) set config fields of
+every algorithm row; they are checked against every algorithm of the plan before
+anything trains, recorded in each run's ``result.json`` and named in the caption.
+
 Runs are resumable: each (algorithm, seed) is a run folder ``OUT/<algo>/s<seed>`` with
 the lifecycle of every run (:mod:`rayrec.runs`: ``status.json`` says running /
 finished / interrupted / failed); a finished run writes ``result.json`` atomically,
 with the code version that made it (:func:`rayrec.provenance.code_version`), and a
-rerun with the same budget reuses finished runs (saying so when they were made with
-other code; delete a run's folder to retrain it). A run folder that is not finished
-(interrupted, failed, or left ``running`` by a process that died) is never taken for
-finished: it is trained again from scratch (a table's runs keep no checkpoint); one a
-live process is writing is refused. The table, whose caption names the code versions, is written to
+rerun with the same budget, evaluation and overrides reuses finished runs (saying so
+when they were made with other code; delete a run's folder to retrain it). A run
+folder that is not finished (interrupted, failed, or left ``running`` by a process that
+died) is never taken for finished: it is trained again from scratch (a table's runs
+keep no checkpoint); one a live process is writing is refused. The table, whose
+caption names the code versions and the overrides, is written to
 ``OUT/table.md``, one row per run to ``OUT/runs.csv`` and everything to
 ``OUT/summary.json``. Rows are mean ± sample std (ddof 1) over seeds. A run keeps
 its ``progress.csv``, TensorBoard logs and result, not a checkpoint (an off-policy
@@ -33,8 +38,9 @@ import io
 import json
 import logging
 import math
+import re
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -98,6 +104,43 @@ class TablePlan:
             raise InputError(f"--eval-users must be >= 1, got {self.eval_users}")
         if self.num_env_runners < 0:
             raise InputError(f"--num-env-runners must be >= 0, got {self.num_env_runners}")
+        for algo in self.algos:
+            if self.overrides.get(algo):
+                checked_config(algo, self.overrides[algo])
+
+
+def checked_config(algo: str, overrides: Mapping[str, Any], source: str = "--config {key}") -> Any:
+    """``algo``'s default config with ``overrides`` applied as ``rayrec train --config``
+    applies them (:func:`rayrec.train.apply_overrides`), then validated; nothing starts.
+
+    Raises:
+        InputError: naming the field (``source`` formats its name) and what it expects.
+    """
+    from rayrec.algorithms.registry import make_config
+    from rayrec.train import apply_overrides, validate_config
+
+    config = make_config(algo)
+    apply_overrides(config, algo, overrides, source)
+    validate_config(config)
+    return config
+
+
+def value_text(value: Any) -> str:
+    """A config value as ``--config`` reads it back: ``true``, ``null``, ``0.1``, ``[1, 2]``."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)
+
+
+def overrides_text(overrides: Mapping[str, Any]) -> str:
+    """``key=value, key=value`` in the order given."""
+    return ", ".join(f"{k}={value_text(v)}" for k, v in overrides.items())
+
+
+def safe_name(text: str) -> str:
+    """``text`` with every character unsafe in a file name (anything but letters,
+    digits and ``._=,+-``) as ``_``."""
+    return re.sub(r"[^A-Za-z0-9._=,+-]", "_", text)
 
 
 @dataclass(frozen=True)
@@ -111,6 +154,7 @@ class Table:
             reference rows).
         algos, env, seeds, budget_steps, eval_users: the defaults of a plan.
         columns: the metric columns, in order.
+        row_header: the header of the first column (the rows' names).
         run_metrics: the metrics of each run in ``runs.csv``.
         caption: the caption's template; fields ``env``, ``n_seeds``, ``seeds``,
             ``budget``, ``users``.
@@ -132,6 +176,7 @@ class Table:
     eval_users: int = 500
     fraction_of: str | None = None
     update_reference: str | None = None
+    row_header: str = "model"
 
     def plan(self, **choices: Any) -> TablePlan:
         """A plan of this table: its defaults, with ``choices`` (None: the default)."""
@@ -152,9 +197,10 @@ def run_dir(out: Path, algo: str, seed: int) -> Path:
 
 
 def finished_run(folder: Path, plan: TablePlan, algo: str, seed: int) -> dict[str, Any] | None:
-    """The run's result if it finished with the plan's budget and evaluation, else None
-    (a folder whose ``status.json`` says anything but finished is not; one without it
-    is a finished run of an older rayrec when it holds ``result.json``)."""
+    """The run's result if it finished with the plan's budget, evaluation and overrides
+    of ``algo``, else None (a folder whose ``status.json`` says anything but finished
+    is not; one without it is a finished run of an older rayrec when it holds
+    ``result.json``; a result that records no overrides was made without any)."""
     from rayrec.runs import FINISHED, RESULT_FILE, read_status
 
     path = folder / RESULT_FILE
@@ -167,8 +213,14 @@ def finished_run(folder: Path, plan: TablePlan, algo: str, seed: int) -> dict[st
         and result.get("seed") == seed
         and result.get("budget_steps") == plan.budget_steps
         and result.get("eval_users") == plan.eval_users
+        and (result.get("overrides") or {}) == _as_json(plan.overrides.get(algo, {}))
     )
     return result if same else None
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as it reads back from ``result.json`` (tuples become lists)."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def train_options(table: Table, plan: TablePlan, algo: str, seed: int, folder: Path) -> Any:
@@ -200,16 +252,61 @@ def train_options(table: Table, plan: TablePlan, algo: str, seed: int, folder: P
     return opts
 
 
+def train_or_reuse(
+    table: Table,
+    plan: TablePlan,
+    algo: str,
+    seed: int,
+    folder: Path,
+    *,
+    code: str,
+    say: Callable[[str], None],
+    what: str | None = None,
+) -> dict[str, Any]:
+    """The result of run ``folder``: reused when it finished with the plan's budget,
+    evaluation and overrides (:func:`finished_run`), else trained from scratch through
+    :func:`rayrec.train.run_training`. ``what`` names the run in messages (default:
+    the algorithm)."""
+    from rayrec.runs import FINISHED, read_status
+    from rayrec.train import run_training
+
+    what = what or algo
+    done = finished_run(folder, plan, algo, seed)
+    if done is not None:
+        made_with = done.get("code", "unrecorded code")
+        note = "" if made_with == code else f"; trained with {made_with}, now {code}"
+        say(f"reusing {what} seed {seed} ({folder}{note})")
+        return done
+    status = read_status(folder)
+    again = (
+        f" (restarting: it held {status.describe()})"
+        if status is not None and status.status != FINISHED
+        else ""
+    )
+    say(f"training {what} seed {seed} ({plan.budget_steps} env steps) -> {folder}{again}")
+    return run_training(
+        train_options(table, plan, algo, seed, folder),
+        existing="overwrite",
+        command=f"rayrec reproduce {table.name} ({what}, seed {seed})",
+        extra={"budget_steps": plan.budget_steps, "eval_users": plan.eval_users, "code": code},
+    )
+
+
+def reference_rows(table: Table, plan: TablePlan) -> dict[str, dict[str, float]]:
+    """The protocol's reference policies on the plan's evaluation users."""
+    from rayrec.environments import env_config_for
+    from rayrec.evaluation import get_protocol
+    from rayrec.simulator.keys import PART_EVAL
+
+    return get_protocol(table.protocol).evaluate_references(
+        env_config_for(plan.env, part=PART_EVAL), users=plan.eval_users
+    )
+
+
 def run_table(
     table: Table, plan: TablePlan, out: Path, say: Callable[[str], None] = log.info
 ) -> dict[str, Any]:
     """Train and evaluate every (algorithm, seed) not finished yet; write the table."""
-    from rayrec.environments import env_config_for
-    from rayrec.evaluation import get_protocol
-    from rayrec.runs import FINISHED, read_status
-    from rayrec.simulator.keys import PART_EVAL
-    from rayrec.train import run_training
-
     plan.validate()
     out.mkdir(parents=True, exist_ok=True)
     code = code_version()
@@ -217,37 +314,9 @@ def run_table(
     for algo in plan.algos:
         for seed in plan.seeds:
             folder = run_dir(out, algo, seed)
-            done = finished_run(folder, plan, algo, seed)
-            if done is None:
-                status = read_status(folder)
-                again = (
-                    f" (restarting: it held {status.describe()})"
-                    if status is not None and status.status != FINISHED
-                    else ""
-                )
-                say(
-                    f"training {algo} seed {seed} ({plan.budget_steps} env steps)"
-                    f" -> {folder}{again}"
-                )
-                done = run_training(
-                    train_options(table, plan, algo, seed, folder),
-                    existing="overwrite",
-                    command=f"rayrec reproduce {table.name} ({algo}, seed {seed})",
-                    extra={
-                        "budget_steps": plan.budget_steps,
-                        "eval_users": plan.eval_users,
-                        "code": code,
-                    },
-                )
-            else:
-                made_with = done.get("code", "unrecorded code")
-                note = "" if made_with == code else f"; trained with {made_with}, now {code}"
-                say(f"reusing {algo} seed {seed} ({folder}{note})")
+            done = train_or_reuse(table, plan, algo, seed, folder, code=code, say=say)
             results.setdefault(algo, []).append(done)
-    refs = get_protocol(table.protocol).evaluate_references(
-        env_config_for(plan.env, part=PART_EVAL), users=plan.eval_users
-    )
-    summary = summarize(table, plan, results, refs)
+    summary = summarize(table, plan, results, reference_rows(table, plan))
     atomic_write_text(out / "table.md", summary["markdown"])
     atomic_write_text(out / "runs.csv", runs_csv(table, results))
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
@@ -261,10 +330,12 @@ def summarize(
     results: dict[str, list[dict[str, Any]]],
     refs: dict[str, dict[str, float]],
 ) -> dict[str, Any]:
-    """Mean ± std per algorithm over its seeds, the reference rows, and the Markdown.
+    """Mean ± std per row over its seeds, the reference rows, and the Markdown.
 
-    A metric some run or reference lacks (a run reused from a rayrec that did not measure
-    it yet) is NaN in the rows; a NaN shows as ``–`` in the table.
+    ``results`` maps each row's name (an algorithm, or a parameter value of a study)
+    to its runs; each run's metrics are those of the algorithm it records. A metric
+    some run or reference lacks (a run reused from a rayrec that did not measure it yet)
+    is NaN in the rows; a NaN shows as ``–`` in the table.
     """
     from rayrec.evaluation import get_protocol
     from rayrec.metrics.summary import mean_std
@@ -272,7 +343,7 @@ def summarize(
     headline = get_protocol(table.protocol).headline
     rows: dict[str, dict[str, float]] = {}
     for algo, runs in results.items():
-        evals = [r["evaluation"][algo] for r in runs]
+        evals = [r["evaluation"][r.get("algorithm", algo)] for r in runs]
         row: dict[str, float] = {}
         for col in table.columns:
             values = [e.get(col.metric) for e in evals]
@@ -291,7 +362,7 @@ def summarize(
         frac = 100 * value / whole if whole == whole and whole else math.nan
         return [f"{frac:.0f}%"]
 
-    heads = ["model", *(c.header for c in table.columns)]
+    heads = [table.row_header, *(c.header for c in table.columns)]
     heads += [f"% of {table.fraction_of}"] if whole is not None else []
     lines = ["| " + " | ".join([*heads, "train s/run"]) + " |", "|" + "---|" * (len(heads) + 1)]
     for algo, r in rows.items():
@@ -312,10 +383,24 @@ def summarize(
         budget=plan.budget_steps,
         users=plan.eval_users,
     )
+    caption += _overrides_caption(plan)
     codes = sorted({str(r.get("code", "unrecorded")) for runs in results.values() for r in runs})
     caption += f" Code: {', '.join(codes)}."
     markdown = caption + "\n\n" + "\n".join(lines) + "\n"
     return {"plan": asdict(plan), "rows": rows, "references": refs, "markdown": markdown}
+
+
+def _overrides_caption(plan: TablePlan) -> str:
+    """`` Config overrides: k=v.`` (one list when every row has the same, else per row);
+    empty without overrides."""
+    given = {algo: dict(plan.overrides.get(algo, {})) for algo in plan.algos}
+    if not any(given.values()):
+        return ""
+    first = next(iter(given.values()))
+    if all(o == first for o in given.values()):
+        return f" Config overrides: {overrides_text(first)}."
+    rows = "; ".join(f"{a}: {overrides_text(o) or 'none'}" for a, o in given.items())
+    return f" Config overrides: {rows}."
 
 
 def _cell(fmt: str, value: float, std: float | None = None) -> str:
@@ -326,15 +411,19 @@ def _cell(fmt: str, value: float, std: float | None = None) -> str:
     return fmt.format(value) + ("" if std is None else f" ± {fmt.format(std)}")
 
 
-def runs_csv(table: Table, results: dict[str, list[dict[str, Any]]]) -> str:
-    """One line per run: its identity, budget, time and the table's run metrics."""
+def runs_csv(table: Table, results: dict[str, list[dict[str, Any]]], key: str | None = None) -> str:
+    """One line per run: its identity, budget, time and the table's run metrics (and,
+    given a study's ``key``, the run's value of that override after its algorithm)."""
     buf = io.StringIO()
     keys = ["algorithm", "seed", "env_steps", "iterations", "train_seconds"]
     metrics = list(table.run_metrics)
     writer = csv.writer(buf, lineterminator=CSV_LINE_END)
-    writer.writerow([*keys, *metrics])
+    varied = [] if key is None else [key]
+    writer.writerow([keys[0], *varied, *keys[1:], *metrics])
     for algo, runs in results.items():
         for r in runs:
-            e = r["evaluation"][algo]
-            writer.writerow([*(r.get(k) for k in keys), *(e.get(m) for m in metrics)])
+            e = r["evaluation"][r.get("algorithm", algo)]
+            value = [] if key is None else [(r.get("overrides") or {}).get(key)]
+            ident = [r.get(k) for k in keys]
+            writer.writerow([ident[0], *value, *ident[1:], *(e.get(m) for m in metrics)])
     return buf.getvalue()
