@@ -520,3 +520,28 @@ def test_sigint_mid_run_then_resume_trains_every_iteration_once(
     assert status is not None and status.status == FINISHED and status.iteration == iters
     result = json.loads((out / "result.json").read_text())
     assert result["iterations"] == iters and result["seed"] == 0
+
+
+def test_pin_torch_threads_follows_the_cpus_reserved_for_the_main_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The local learner's process gets as many torch threads as the config reserves
+    for it (Ray's rule for its workers); OMP_NUM_THREADS, when set, wins."""
+    import torch
+
+    from rayrec.algorithms.registry import make_config
+    from rayrec.train import pin_torch_threads
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        config = make_config("hac").resources(num_cpus_for_main_process=2)
+        assert pin_torch_threads(config) == 2
+        assert torch.get_num_threads() == 2
+        assert pin_torch_threads(make_config("hac")) == 1
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")
+        assert pin_torch_threads(config) is None
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
