@@ -532,6 +532,11 @@ def _train_args(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a config field, e.g. --config actor_lr=1e-3 (repeatable)",
     )
+    p.add_argument(
+        "--preset",
+        help="named settings: paper (the algorithm's defaults) or one of its own, e.g."
+        " hac / online-sl personalise; --config applies on top",
+    )
     p.add_argument("--num-env-runners", type=int, help="remote env runners (default 0)")
     p.add_argument("--num-envs", type=int, help="users stepped per env runner (default 32)")
     p.add_argument("--gpus", type=float, help="GPUs per learner (fractions ok; default 0)")
@@ -583,7 +588,7 @@ def train_options(args: argparse.Namespace) -> tuple[Any, Existing, list[str]]:
     Raises:
         InputError: naming the option (nothing is read but the run folder's status).
     """
-    from rayrec.algorithms.registry import ALGORITHMS
+    from rayrec.algorithms.registry import ALGORITHMS, preset_overrides
     from rayrec.runs import default_run_root, read_status, resolve_run_folder
     from rayrec.train import TrainOptions, parse_overrides
 
@@ -598,6 +603,8 @@ def train_options(args: argparse.Namespace) -> tuple[Any, Existing, list[str]]:
                 f"train: expected an algorithm, one of {', '.join(sorted(ALGORITHMS))}"
                 " (or --resume DIR to continue a run)"
             )
+        if args.preset is not None:
+            overrides = {**preset_overrides(args.algo, args.preset), **(overrides or {})}
         opts = TrainOptions(
             algo=args.algo,
             overrides=overrides or {},
@@ -630,6 +637,8 @@ def train_options(args: argparse.Namespace) -> tuple[Any, Existing, list[str]]:
             f"train {args.algo}: the run in {folder} trains {recorded.algo}; a resumed run"
             " keeps its algorithm"
         )
+    if args.preset is not None:
+        overrides = {**preset_overrides(recorded.algo, args.preset), **(overrides or {})}
     may_change = [TRAIN_FIELDS[d][1] for d in RESUME_MAY_CHANGE]
     for dest, value in given.items():
         field, flag = TRAIN_FIELDS[dest]
@@ -645,8 +654,9 @@ def train_options(args: argparse.Namespace) -> tuple[Any, Existing, list[str]]:
         notes.append(f"{flag} {value} (was {old})")
     if overrides is not None and overrides != recorded.overrides:
         raise InputError(
-            f"--config: the run in {folder} was started with {recorded.overrides or 'none'};"
-            " a resumed run keeps its config (omit --config)"
+            f"--config/--preset: the run in {folder} was started with"
+            f" {recorded.overrides or 'none'}; a resumed run keeps its config (omit --config"
+            " and --preset)"
         )
     recorded.out = str(folder)
     return recorded, "resume", notes
@@ -818,6 +828,12 @@ def _reproduce_args(p: argparse.ArgumentParser) -> None:
         help="override a config field of every row, as `rayrec train --config` does"
         " (e.g. --config model.exploration_noise=1.0 actor_lr=1e-3)",
     )
+    p.add_argument(
+        "--preset",
+        default="paper",
+        help="the algorithms' named settings (paper: their defaults; e.g. personalise for"
+        " hac and online-sl); --config applies on top",
+    )
     p.add_argument("--num-env-runners", type=int, default=0)
     p.add_argument(
         "--out",
@@ -829,13 +845,16 @@ def _reproduce_args(p: argparse.ArgumentParser) -> None:
 def _reproduce_out(
     args: argparse.Namespace, name: str, env: str, overrides: dict[str, Any]
 ) -> Path:
-    """``--out``, else ``runs/reproduce/<name>-<env>`` with the overrides
-    (``-key=value,key=value``, characters unsafe in a file name as ``_``)."""
+    """``--out``, else ``runs/reproduce/<name>-<env>`` with the preset (when not the
+    paper's) and the overrides (``-key=value,key=value``, characters unsafe in a file
+    name as ``_``)."""
     from rayrec.tables.runner import overrides_text, safe_name
 
     if args.out:
         return Path(args.out)
     default = f"runs/reproduce/{name}-{Path(env).stem}"
+    if args.preset != "paper":
+        default += f"-{safe_name(args.preset)}"
     if overrides:
         default += "-" + safe_name(overrides_text(overrides).replace(", ", ","))
     return Path(default)
@@ -848,6 +867,7 @@ def _say(line: str) -> None:
 @command("reproduce", _reproduce_args)
 def _reproduce(args: argparse.Namespace) -> int:
     """train and evaluate every row of a paper's table or parameter study; resumable"""
+    from rayrec.algorithms.registry import preset_names, preset_overrides
     from rayrec.tables import (
         STUDIES,
         TABLES,
@@ -875,6 +895,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         "budget_steps": args.budget_steps,
         "eval_users": args.eval_users,
         "num_env_runners": args.num_env_runners,
+        "preset": args.preset,
     }
     if isinstance(target, Study):
         if args.algos:
@@ -882,7 +903,9 @@ def _reproduce(args: argparse.Namespace) -> int:
         values = None
         if args.values:
             values = [parse_overrides([f"{target.key}={v}"])[target.key] for v in args.values]
-        study_plan = target.plan(values=values, overrides=overrides, **choices)
+        preset = preset_overrides(target.algo, args.preset)
+        preset.pop(target.key, None)  # the study varies it
+        study_plan = target.plan(values=values, overrides={**preset, **overrides}, **choices)
         study_plan.validate()
         out = _reproduce_out(args, target.name, study_plan.runs.env, overrides)
         summary = run_study(target, study_plan, out, say=_say)
@@ -891,7 +914,17 @@ def _reproduce(args: argparse.Namespace) -> int:
         if args.values:
             raise InputError(f"--values: only a study has values; {target.name} is a table")
         plan = target.plan(algos=tuple(args.algos) if args.algos else None, **choices)
-        plan.overrides = {algo: dict(overrides) for algo in plan.algos} if overrides else {}
+        missing = [a for a in plan.algos if args.preset not in preset_names(a)]
+        if missing:
+            having = [a for a in plan.algos if a not in missing]
+            raise InputError(
+                f"--preset {args.preset}: not defined for {', '.join(missing)}"
+                + (f" (pass --algos with some of {', '.join(having)})" if having else "")
+            )
+        plan.overrides = {
+            algo: {**preset_overrides(algo, args.preset), **overrides} for algo in plan.algos
+        }
+        plan.overrides = {a: o for a, o in plan.overrides.items() if o}
         plan.validate()
         out = _reproduce_out(args, target.name, plan.env, overrides)
         summary = run_table(target, plan, out, say=_say)

@@ -15,14 +15,17 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from rayrec.errors import InputError
 
 #: the evaluation protocols an algorithm can name (``rayrec.evaluation`` implements them)
 PROTOCOLS = ("slate_rollout", "full_ranking", "rating_error")
+
+#: the preset every algorithm has: its config's defaults (the paper's settings)
+PAPER_PRESET = "paper"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class AlgorithmEntry:
         protocol: its evaluation protocol, one of :data:`PROTOCOLS`.
         summary: one line for ``--help`` and listings.
         samples_env: False for an algorithm that learns from the log only (offline-sl).
+        presets: named settings besides :data:`PAPER_PRESET` (the config's defaults),
+            each a set of ``--config`` overrides, e.g. settings that work where the
+            paper's fail (``rayrec train --preset NAME``).
     """
 
     name: str
@@ -44,6 +50,7 @@ class AlgorithmEntry:
     protocol: str
     summary: str
     samples_env: bool = True
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 #: name -> entry, filled by :func:`register_algorithm`
@@ -57,6 +64,7 @@ def register_algorithm(
     protocol: str,
     summary: str,
     samples_env: bool = True,
+    presets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
     """Registers the decorated default-config factory under ``name``.
 
@@ -69,6 +77,8 @@ def register_algorithm(
         raise ValueError(f"algorithm {name!r}: at least one env kind")
     if protocol not in PROTOCOLS:
         raise ValueError(f"algorithm {name!r}: protocol {protocol!r} is not one of {PROTOCOLS}")
+    if presets and PAPER_PRESET in presets:
+        raise ValueError(f"algorithm {name!r}: {PAPER_PRESET!r} is every algorithm's defaults")
 
     def add(make_config: Callable[[], Any]) -> Callable[[], Any]:
         ALGORITHMS[name] = AlgorithmEntry(
@@ -78,6 +88,7 @@ def register_algorithm(
             protocol=protocol,
             summary=summary,
             samples_env=samples_env,
+            presets=dict(presets or {}),
         )
         return make_config
 
@@ -105,6 +116,29 @@ def make_config(name: str) -> Any:
         InputError: naming the known algorithms.
     """
     return get_algorithm(name).make_config()
+
+
+def preset_names(name: str) -> tuple[str, ...]:
+    """The presets of an algorithm, :data:`PAPER_PRESET` first."""
+    return (PAPER_PRESET, *sorted(get_algorithm(name).presets))
+
+
+def preset_overrides(name: str, preset: str) -> dict[str, Any]:
+    """The ``--config`` overrides of an algorithm's preset (none for the paper's).
+
+    Raises:
+        InputError: ``--preset <preset>: <name> has <presets>``.
+
+    Example:
+        >>> preset_overrides("hac", "paper")
+        {}
+    """
+    if preset == PAPER_PRESET:
+        return {}
+    try:
+        return dict(get_algorithm(name).presets[preset])
+    except KeyError:
+        raise InputError(f"--preset {preset}: {name} has {', '.join(preset_names(name))}") from None
 
 
 def check_env_kind(name: str, kind: str, env_path: str) -> None:

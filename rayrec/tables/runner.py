@@ -75,6 +75,9 @@ class TablePlan:
     eval_users: int
     num_env_runners: int = 0
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the algorithms' named settings the overrides start from (``--preset``; their
+    #: values are in ``overrides``, which is what a run records and is reused by)
+    preset: str = "paper"
 
     def validate(self) -> None:
         """Bad choices fail before anything trains.
@@ -394,13 +397,14 @@ def _overrides_caption(plan: TablePlan) -> str:
     """`` Config overrides: k=v.`` (one list when every row has the same, else per row);
     empty without overrides."""
     given = {algo: dict(plan.overrides.get(algo, {})) for algo in plan.algos}
+    preset = f" Preset: {plan.preset}." if plan.preset != "paper" else ""
     if not any(given.values()):
-        return ""
+        return preset
     first = next(iter(given.values()))
     if all(o == first for o in given.values()):
-        return f" Config overrides: {overrides_text(first)}."
+        return f"{preset} Config overrides: {overrides_text(first)}."
     rows = "; ".join(f"{a}: {overrides_text(o) or 'none'}" for a, o in given.items())
-    return f" Config overrides: {rows}."
+    return f"{preset} Config overrides: {rows}."
 
 
 def _cell(fmt: str, value: float, std: float | None = None) -> str:

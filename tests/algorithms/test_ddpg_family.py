@@ -25,7 +25,13 @@ from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 from rayrec.algorithms.ddpg import DDPGConfig
 from rayrec.algorithms.ddpg.ddpg_learner import BCE_LOSS, HYPER_LOSS, QMAX_LOSS, TD_LOSS
 from rayrec.algorithms.hac import HACConfig
-from rayrec.algorithms.keys import ALIGNED_HYPER_ACTION, HYPER_ACTION, Q_NEXT_TARGET, SLATE_LOGITS
+from rayrec.algorithms.keys import (
+    ALIGNED_HYPER_ACTION,
+    HYPER_ACTION,
+    Q_NEXT_TARGET,
+    Q_POLICY,
+    SLATE_LOGITS,
+)
 from rayrec.algorithms.registry import ALGORITHMS, make_config
 from rayrec.environments.slate import SlateEnv
 from rayrec.errors import InputError
@@ -351,6 +357,38 @@ def test_critic_bilinear_reaches_every_critic_and_starts_as_the_plain_critic(
         s = plain.encode(slate_batch[Columns.OBS])
         z = plain.actor(s)
         torch.testing.assert_close(bilinear.q_value(s, z), plain.q_value(s, z))
+
+
+@pytest.mark.parametrize("through_state", [True, False])
+def test_qmax_reaches_the_state_encoder_through_the_critic_input_only_when_asked(
+    through_state: bool, slate_env: SlateEnv, slate_batch: dict[str, Any]
+) -> None:
+    """With π's last layer zeroed, z = tanh(0) does not depend on s: L_QMax's gradient
+    in the state encoder is then exactly the critic-input path. The reference form
+    (``qmax_through_state``, default) has it; the deterministic policy gradient not."""
+    config, _ = build_config(
+        TrainOptions(
+            algo="hac",
+            env=str(SYNTHETIC),
+            overrides={"model.qmax_through_state": through_state},
+        )
+    )
+    spec = config.get_default_rl_module_spec()
+    spec.observation_space = slate_env.single_observation_space
+    spec.action_space = slate_env.single_action_space
+    spec.model_config = config.model_config
+    torch.manual_seed(0)
+    module = spec.build()
+    module.make_target_networks()
+    with torch.no_grad():
+        last = [m for m in module.actor.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.weight.zero_()
+        last.bias.zero_()
+    out = module.forward_train(slate_batch)
+    (-out[Q_POLICY].mean()).backward()
+    grads = [p.grad for p in module.state_encoder.parameters() if p.grad is not None]
+    reached = any(bool(g.abs().sum() > 0) for g in grads)
+    assert reached is through_state
 
 
 def test_an_unknown_model_field_is_named_with_the_known_ones() -> None:

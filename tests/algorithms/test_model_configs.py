@@ -37,6 +37,7 @@ DDPG_BAD = [
     ("target_noise_clip", "x", "model.target_noise_clip: expected a number, got 'x'"),
     ("twin_q", 1, "model.twin_q: expected true or false, got 1"),
     ("target_dropout", "no", "model.target_dropout: expected true or false, got 'no'"),
+    ("qmax_through_state", 0, "model.qmax_through_state: expected true or false, got 0"),
     ("critic_bilinear", "yes", "model.critic_bilinear: expected true or false, got 'yes'"),
 ]
 A2C_BAD = [

@@ -91,6 +91,13 @@ class DDPGModelConfig:
             critic whose gradient in z depends on the state from the start (False:
             the reference's plain MLP, which can fit Q as f(s) + g(z) and then pushes
             every user's z the same way).
+        qmax_through_state: L_QMax = −Q(s, π(s)) differentiates through the critic's
+            state input s as well as through π(s), so the actor's loss also moves the
+            state encoder towards states the critic values highly (True: the HAC
+            reference code's form, kept as the paper default). False (ours): the
+            deterministic policy gradient, ∇_θ Q(sg(s), π_θ(s)) — on the matched ML-1M
+            simulator the state then keeps the user's history (the True form reduced
+            the history's share of the state to ~1% and every user got one slate).
         tanh_hyper_action: (ours) Z = tanh(MLP(s)) in a slate space, bounded so the
             critic is never asked to extrapolate far (an unbounded Z diverged in our
             first runs). False: Z = MLP(s), as in the reference code. On ML-1M the
@@ -115,6 +122,7 @@ class DDPGModelConfig:
     target_dropout: bool = False
     tanh_hyper_action: bool = True
     critic_bilinear: bool = False
+    qmax_through_state: bool = True
 
     def __post_init__(self) -> None:
         encoder = self.encoder_config()  # checks (and normalises) the encoder's fields
@@ -130,7 +138,13 @@ class DDPGModelConfig:
         ):
             value = check_number(f"model.{name}", getattr(self, name), low=0.0, low_open=low_open)
             object.__setattr__(self, name, value)
-        for name in ("twin_q", "target_dropout", "tanh_hyper_action", "critic_bilinear"):
+        for name in (
+            "twin_q",
+            "target_dropout",
+            "tanh_hyper_action",
+            "critic_bilinear",
+            "qmax_through_state",
+        ):
             check_bool(f"model.{name}", getattr(self, name))
         check_choice("model.noise_type", self.noise_type, NOISE_TYPES)
 

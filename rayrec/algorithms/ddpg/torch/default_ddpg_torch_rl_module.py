@@ -308,7 +308,12 @@ class DefaultDDPGTorchRLModule(TorchRLModule, TargetNetworkAPI):
                 # Ẑ(top-K(Z)), the effect action's hyper-action (top-K of a detached Z)
                 out[ALIGNED_HYPER_ACTION] = self.inverse_pool(self.top_k(z.detach()))
         out[Q_INFERRED] = self.q_value(s_c, z_hat_c)  # (B,)
-        out[Q_POLICY] = self.q_value(s, z)  # (B,)
+        # L_QMax reaches the encoder through π(s) and, by default (the reference code's
+        # form), through the critic's state input too: it can then raise Q by moving
+        # every user's s towards the same high-value state (qmax_through_state=False:
+        # the deterministic policy gradient, through the action only).
+        s_q = s if self.cfg.qmax_through_state else s_c
+        out[Q_POLICY] = self.q_value(s_q, z)  # (B,)
         if self.is_slate:
             with self._slate_head_grad():
                 slates = actions.long()  # (B, K)
