@@ -95,9 +95,10 @@ class DDPGModelConfig:
             state input s as well as through π(s), so the actor's loss also moves the
             state encoder towards states the critic values highly (True: the HAC
             reference code's form, kept as the paper default). False (ours): the
-            deterministic policy gradient, ∇_θ Q(sg(s), π_θ(s)) — on the matched ML-1M
-            simulator the state then keeps the user's history (the True form reduced
-            the history's share of the state to ~1% and every user got one slate).
+            deterministic policy gradient, ∇_θ Q(sg(s), π_θ(s)). On the matched ML-1M
+            simulator (20k user-steps, ``benchmarks/hac_personalisation.py``) the
+            history's variation across users in s was < 0.01 of |s| with True and
+            0.26–0.49 with False; every user still got one slate either way.
         tanh_hyper_action: (ours) Z = tanh(MLP(s)) in a slate space, bounded so the
             critic is never asked to extrapolate far (an unbounded Z diverged in our
             first runs). False: Z = MLP(s), as in the reference code. On ML-1M the
