@@ -128,6 +128,38 @@ def checked_config(algo: str, overrides: Mapping[str, Any], source: str = "--con
     return config
 
 
+def effective_overrides(algo: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``overrides`` without those that set a field to ``algo``'s default: a run made
+    with ``hyper_actor_coef=0.1`` (a study's point at the default) is the table's
+    default run, and either is reused for the other.
+
+    Example:
+        >>> effective_overrides("hac", {"hyper_actor_coef": 0.1, "actor_lr": 1e-3})
+        {'actor_lr': 0.001}
+    """
+    if not overrides:
+        return {}
+    default = checked_config(algo, {})
+    return {
+        key: value
+        for key, value in overrides.items()
+        if _field(checked_config(algo, {key: value}), key) != _field(default, key)
+    }
+
+
+def _field(config: Any, key: str) -> Any:
+    """The value of ``--config`` key ``key`` in an algorithm config."""
+    from rayrec.train import MODEL_PREFIX
+
+    if not key.startswith(MODEL_PREFIX):
+        return getattr(config, key)
+    name = key[len(MODEL_PREFIX) :]
+    cls = getattr(config, "model_config_class", None)
+    if cls is not None:
+        return getattr(cls.from_model_config(config.model_config), name)
+    return config.model_config.get(name)
+
+
 def value_text(value: Any) -> str:
     """A config value as ``--config`` reads it back: ``true``, ``null``, ``0.1``, ``[1, 2]``."""
     if isinstance(value, str):
@@ -216,7 +248,8 @@ def finished_run(folder: Path, plan: TablePlan, algo: str, seed: int) -> dict[st
         and result.get("seed") == seed
         and result.get("budget_steps") == plan.budget_steps
         and result.get("eval_users") == plan.eval_users
-        and (result.get("overrides") or {}) == _as_json(plan.overrides.get(algo, {}))
+        and effective_overrides(algo, result.get("overrides") or {})
+        == effective_overrides(algo, _as_json(plan.overrides.get(algo, {})))
     )
     return result if same else None
 

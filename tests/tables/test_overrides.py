@@ -133,7 +133,13 @@ def _finished(folder: Path, overrides: dict[str, Any] | None, plan: TablePlan) -
         ({}, {}, True),
         (None, {}, True),  # a run without the record was made without overrides
         (None, {"bce_coef": 0.5}, False),
-        ({"tanh": [1, 2]}, {"tanh": (1, 2)}, True),  # as JSON reads a tuple back
+        # as JSON reads a tuple back
+        ({"model.actor_hidden": [64]}, {"model.actor_hidden": (64,)}, True),
+        # an override that sets a field to its default is the default run
+        ({"hyper_actor_coef": 0.1}, {}, True),
+        ({}, {"model.exploration_noise": 0.1}, True),
+        ({"bce_coef": 0.5, "hyper_actor_coef": 0.1}, {"bce_coef": 0.5}, True),
+        ({"hyper_actor_coef": 0.1}, {"hyper_actor_coef": 1.0}, False),
     ],
 )
 def test_a_run_is_reused_only_with_the_plans_overrides(
