@@ -65,7 +65,7 @@ def test_runs_without_a_metric_show_a_dash_for_it() -> None:
     assert "| hac | 2.00 ± 1.41 | 3.00 ± 1.41 | 0.500 | – | 50% | 10 |" in md
     assert "| ddpg | 2.00 ± 0.00 | 3.00 ± 0.00 | 0.500 | 0.250 | 50% | 10 |" in md
     assert "| *oracle* (reference) | 4.00 | 5.00 | 0.100 | – | 100% | – |" in md
-    assert "2 seeds (0, 1), 16,384 env (user-)steps" in md
+    assert "2 seeds (0, 1), 163,840 env (user-)steps" in md
     assert "Code: unrecorded." in md  # fake runs carry no code version
 
 
@@ -162,7 +162,7 @@ def test_offline_sl_gets_the_online_update_count_at_its_own_updates_per_iteratio
     """16,384 env steps at HAC's 2 samples per step = 512 updates of 64: offline SL's
     iterations follow its updates per iteration, including an override of it."""
     overrides = {} if per_iteration is None else {"offline-sl": {"updates_per_iteration": 4}}
-    plan = HAC_TABLE.plan(env=SYNTHETIC, overrides=overrides)
+    plan = HAC_TABLE.plan(env=SYNTHETIC, overrides=overrides, budget_steps=16_384)
     opts = train_options(HAC_TABLE, plan, "offline-sl", 0, Path("unused"))
     assert opts.stop_timesteps is None
     assert opts.stop_iters == iterations
