@@ -307,21 +307,27 @@ def test_model_fields_are_set_with_the_model_prefix(algo: str, slate_env: SlateE
     assert len(module.state_encoder.encoder.layers.layers) == 1
 
 
+def module_with(algo: str, overrides: dict[str, Any], env: SlateEnv) -> Any:
+    """``algo``'s module as ``rayrec train --config`` builds it with ``overrides``
+    (seeded, target networks made)."""
+    config, _ = build_config(TrainOptions(algo=algo, env=str(SYNTHETIC), overrides=overrides))
+    spec = config.get_default_rl_module_spec()
+    spec.observation_space = env.single_observation_space
+    spec.action_space = env.single_action_space
+    spec.model_config = config.model_config
+    torch.manual_seed(0)
+    module = spec.build()
+    module.make_target_networks()
+    return module
+
+
 @pytest.mark.parametrize("bounded", [True, False])
 def test_tanh_hyper_action_bounds_z_only_when_on(
     bounded: bool, slate_env: SlateEnv, slate_batch: dict[str, Any]
 ) -> None:
     """``model.tanh_hyper_action`` (ours, on by default): Z = tanh(MLP(s)) stays in
     [-1, 1]; off, Z = MLP(s) as in the reference code, unbounded."""
-    config, _ = build_config(
-        TrainOptions(algo="hac", env=str(SYNTHETIC), overrides={"model.tanh_hyper_action": bounded})
-    )
-    spec = config.get_default_rl_module_spec()
-    spec.observation_space = slate_env.single_observation_space
-    spec.action_space = slate_env.single_action_space
-    spec.model_config = config.model_config
-    torch.manual_seed(0)
-    module = spec.build()
+    module = module_with("hac", {"model.tanh_hyper_action": bounded}, slate_env)
     with torch.no_grad():
         last = [m for m in module.actor.modules() if isinstance(m, torch.nn.Linear)][-1]
         last.bias.fill_(3.0)  # pre-activation ≈ 3 everywhere
@@ -336,17 +342,7 @@ def test_critic_bilinear_reaches_every_critic_and_starts_as_the_plain_critic(
 ) -> None:
     """``model.critic_bilinear`` (ours, off by default) adds (W s)ᵀ z to the critic and
     its twin; W starts at zero, so the first Q values equal the plain critic's."""
-    modules = []
-    for on in (False, True):
-        config, _ = build_config(
-            TrainOptions(algo=algo, env=str(SYNTHETIC), overrides={"model.critic_bilinear": on})
-        )
-        spec = config.get_default_rl_module_spec()
-        spec.observation_space = slate_env.single_observation_space
-        spec.action_space = slate_env.single_action_space
-        spec.model_config = config.model_config
-        torch.manual_seed(0)
-        modules.append(spec.build())
+    modules = [module_with(algo, {"model.critic_bilinear": on}, slate_env) for on in (False, True)]
     plain, bilinear = modules
     critics = [bilinear.critic] + ([bilinear.critic_twin] if algo == "td3" else [])
     assert all(c.bilinear is not None and not c.bilinear.any() for c in critics)
@@ -366,20 +362,7 @@ def test_qmax_reaches_the_state_encoder_through_the_critic_input_only_when_asked
     """With π's last layer zeroed, z = tanh(0) does not depend on s: L_QMax's gradient
     in the state encoder is then exactly the critic-input path. The reference form
     (``qmax_through_state``, default) has it; the deterministic policy gradient not."""
-    config, _ = build_config(
-        TrainOptions(
-            algo="hac",
-            env=str(SYNTHETIC),
-            overrides={"model.qmax_through_state": through_state},
-        )
-    )
-    spec = config.get_default_rl_module_spec()
-    spec.observation_space = slate_env.single_observation_space
-    spec.action_space = slate_env.single_action_space
-    spec.model_config = config.model_config
-    torch.manual_seed(0)
-    module = spec.build()
-    module.make_target_networks()
+    module = module_with("hac", {"model.qmax_through_state": through_state}, slate_env)
     with torch.no_grad():
         last = [m for m in module.actor.modules() if isinstance(m, torch.nn.Linear)][-1]
         last.weight.zero_()
