@@ -367,6 +367,8 @@ def _finished_run(out: Path, **options: Any) -> None:
     [
         (["--seed", "1"], "--seed 1: the run in {out} was started with --seed 0"),
         (["--config", "actor_lr=0.1"], "--config/--preset: the run in {out} was started with"),
+        # the run trains hac, which has no 'personalise' preset
+        (["--preset", "personalise"], "--preset personalise: hac has paper"),
         (["td3"], "train td3: the run in {out} trains hac"),
         ([], "has reached its stop criteria (--stop-iters 3)"),
         (["--stop-iters", "2"], "has reached its stop criteria (--stop-iters 2)"),
