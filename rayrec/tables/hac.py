@@ -30,14 +30,6 @@ HAC_TABLE = Table(
         Column("coverage", "coverage", fmt="{:.3f}", spread=False),
         Column("overlap", "overlap", fmt="{:.3f}", spread=False),
     ),
-    run_metrics=(
-        "total_reward",
-        "depth",
-        "reward_variance",
-        "coverage",
-        "overlap",
-        "intra_list_diversity",
-    ),
     caption=(
         "{env}: {n_seeds} seeds ({seeds}), {budget:,} env (user-)steps of training each in"
         " the train simulator; greedy evaluation on {users} users of the evaluation"

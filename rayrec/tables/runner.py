@@ -190,7 +190,6 @@ class Table:
         algos, env, seeds, budget_steps, eval_users: the defaults of a plan.
         columns: the metric columns, in order.
         row_header: the header of the first column (the rows' names).
-        run_metrics: the metrics of each run in ``runs.csv``.
         caption: the caption's template; fields ``env``, ``n_seeds``, ``seeds``,
             ``budget``, ``users``.
         fraction_of: a reference whose headline metric the "% of" column divides by.
@@ -204,7 +203,6 @@ class Table:
     algos: tuple[str, ...]
     env: str
     columns: tuple[Column, ...]
-    run_metrics: tuple[str, ...]
     caption: str
     seeds: tuple[int, ...] = (0, 1, 2)
     budget_steps: int = 16_384
@@ -212,6 +210,14 @@ class Table:
     fraction_of: str | None = None
     update_reference: str | None = None
     row_header: str = "model"
+
+    @property
+    def run_metrics(self) -> tuple[str, ...]:
+        """The metrics of each run in ``runs.csv``: those its protocol shows (imported
+        here: ``rayrec.evaluation`` loads torch, listing the tables does not)."""
+        from rayrec.evaluation import get_protocol
+
+        return tuple(get_protocol(self.protocol).shown)
 
     def plan(self, **choices: Any) -> TablePlan:
         """A plan of this table: its defaults, with ``choices`` (None: the default)."""
