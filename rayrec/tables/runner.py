@@ -143,12 +143,13 @@ def effective_overrides(algo: str, overrides: Mapping[str, Any]) -> dict[str, An
     return {
         key: value
         for key, value in overrides.items()
-        if _field(checked_config(algo, {key: value}), key) != _field(default, key)
+        if config_value(checked_config(algo, {key: value}), key) != config_value(default, key)
     }
 
 
-def _field(config: Any, key: str) -> Any:
-    """The value of ``--config`` key ``key`` in an algorithm config."""
+def config_value(config: Any, key: str) -> Any:
+    """The value of ``--config`` key ``key`` in an algorithm config (``model.<field>`` as
+    the algorithm's model-config dataclass holds it once checked)."""
     from rayrec.train import MODEL_PREFIX
 
     if not key.startswith(MODEL_PREFIX):

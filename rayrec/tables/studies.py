@@ -39,6 +39,7 @@ from rayrec.tables.runner import (
     Table,
     TablePlan,
     checked_config,
+    config_value,
     reference_rows,
     runs_csv,
     safe_name,
@@ -172,12 +173,7 @@ class StudyPlan:
 def _typed(algo: str, key: str, overrides: Mapping[str, Any], source: str) -> Any:
     """``overrides[key]`` as the algorithm's config holds it once set (checked and
     converted like ``--config``, the other overrides with it)."""
-    from rayrec.train import MODEL_PREFIX
-
-    config = checked_config(algo, overrides, source)
-    if key.startswith(MODEL_PREFIX):
-        return config.model_config[key[len(MODEL_PREFIX) :]]
-    return getattr(config, key)
+    return config_value(checked_config(algo, overrides, source), key)
 
 
 @dataclass(frozen=True)
