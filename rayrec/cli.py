@@ -921,10 +921,8 @@ def _reproduce(args: argparse.Namespace) -> int:
                 f"--preset {args.preset}: not defined for {', '.join(missing)}"
                 + (f" (pass --algos with some of {', '.join(having)})" if having else "")
             )
-        plan.overrides = {
-            algo: {**preset_overrides(algo, args.preset), **overrides} for algo in plan.algos
-        }
-        plan.overrides = {a: o for a, o in plan.overrides.items() if o}
+        given = {a: {**preset_overrides(a, args.preset), **overrides} for a in plan.algos}
+        plan.overrides = {a: o for a, o in given.items() if o}
         plan.validate()
         out = _reproduce_out(args, target.name, plan.env, overrides)
         summary = run_table(target, plan, out, say=_say)
