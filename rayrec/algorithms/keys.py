@@ -13,6 +13,11 @@ from rayrec.environments.keys import SLATE_VALID as SLATE_VALID
 #: (B, z) the latent action z_t the policy emitted (with exploration noise), stored in replay
 HYPER_ACTION = "hyper_action"
 
+#: (B, E, 2, H) per carried encoder, the recurrent (h, c) a replayed observation's
+#: re-encoding starts from, and the same for the next observation (stateful modules)
+RECURRENT_START = "recurrent_start"
+NEXT_RECURRENT_START = "next_recurrent_start"
+
 # forward_train outputs
 STATE = "state"  # (B, d) s_t
 HYPER_ACTION_POLICY = "hyper_action_policy"  # (B, z) z_t = π(s_t), no noise

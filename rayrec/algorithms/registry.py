@@ -237,3 +237,15 @@ def _a2c() -> Any:
     from rayrec.algorithms.a2c import A2CConfig
 
     return A2CConfig()
+
+
+@register_algorithm(
+    "ddpg-la",
+    env_kinds=("rating_walk",),
+    protocol="rating_error",
+    summary="DDPG over RLSTM long-term + T-self-attention short-term interest: rating prediction",
+)
+def _ddpg_la() -> Any:
+    from rayrec.algorithms.ddpg.ddpg_la import DDPGLAConfig
+
+    return DDPGLAConfig()

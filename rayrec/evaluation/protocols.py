@@ -19,7 +19,7 @@ from typing import Any
 
 from rayrec.config import lookup
 from rayrec.errors import InputError
-from rayrec.evaluation import full_ranking, rating_error, slate_rollout
+from rayrec.evaluation import full_ranking, rating_error, rating_walk, slate_rollout
 from rayrec.evaluation.result import EvalResult
 
 #: (trained RLModule, env_config, users=, seed=) -> result
@@ -130,9 +130,12 @@ PROTOCOLS: dict[str, EvaluationProtocol] = {
             name=rating_error.NAME,
             env_kinds=("rating_walk",),
             summary="RMSE and MAE of predicted against real ratings over a held-out walk",
-            metrics=rating_error.METRICS,
+            metrics=rating_walk.WALK_METRICS,
             headline="rmse",
-            shown=rating_error.METRICS,
+            shown=rating_walk.WALK_METRICS,
+            references=("global_mean", "user_mean"),
+            module_evaluator=rating_walk.evaluate_module,
+            reference_evaluator=rating_walk.reference_results,
         ),
     )
 }

@@ -1,16 +1,22 @@
 """``rayrec reproduce NAME``: one runner (:mod:`rayrec.tables.runner`) and one plan per
 paper table, in the registry :data:`TABLES`, and the paper's parameter studies
-(:mod:`rayrec.tables.studies`), in :data:`STUDIES`."""
+(:mod:`rayrec.tables.studies`), in :data:`STUDIES` — with the tables whose rows are
+one algorithm's settings (``ddpg-la-table``: the DDPG-LA variants), which run as
+studies."""
 
 from __future__ import annotations
 
 from rayrec.config import lookup
 from rayrec.tables.hac import HAC_TABLE
 from rayrec.tables.runner import Column, Table, TablePlan, run_table, summarize
-from rayrec.tables.studies import STUDIES, Study, StudyPlan, run_study
+from rayrec.tables.ddpg_la import DDPG_LA_TABLE
+from rayrec.tables.studies import STUDIES as PARAMETER_STUDIES
+from rayrec.tables.studies import Study, StudyPlan, run_study
 
 #: the tables rayrec reproduces, by name
 TABLES: dict[str, Table] = {t.name: t for t in (HAC_TABLE,)}
+#: the studies rayrec runs: the parameter studies and the tables of one algorithm's variants
+STUDIES: dict[str, Study] = {**PARAMETER_STUDIES, DDPG_LA_TABLE.name: DDPG_LA_TABLE}
 
 #: the hint of an unknown name's error
 _HINT = " (`rayrec reproduce --list` says what each is)"

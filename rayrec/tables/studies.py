@@ -53,13 +53,26 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: the reference policies drawn as dashed lines, in legend order, with their colours
+#: the colours of the slate protocol's reference policies, drawn as dashed lines; any
+#: other reference (the rating protocol's mean predictors and Surprise models) takes the
+#: next colour of :data:`OTHER_REFERENCE_COLOURS`
 REFERENCE_LINES: dict[str, str] = {
     "random": "tab:gray",
     "popular": "tab:orange",
     "personalised": "tab:green",
     "oracle": "tab:red",
 }
+OTHER_REFERENCE_COLOURS = (
+    "tab:gray",
+    "tab:brown",
+    "tab:orange",
+    "tab:green",
+    "tab:red",
+    "tab:purple",
+    "tab:pink",
+    "tab:olive",
+    "tab:cyan",
+)
 
 
 @dataclass(frozen=True)
@@ -72,12 +85,21 @@ class Study:
         key: the config field varied, as ``--config`` spells it.
         symbol: the parameter's symbol in the paper (the plot's x label).
         values: the default grid.
+        labels: how a value's row and tick are named (``value_text`` of the value ->
+            label, e.g. a variant's name in the paper); values without one show as
+            they are written.
     """
 
     table: Table
     key: str
     symbol: str
     values: tuple[Any, ...]
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def label(self, value: Any) -> str:
+        """The row / tick name of ``value``."""
+        text = value_text(value)
+        return self.labels.get(text, text)
 
     def __post_init__(self) -> None:
         if len(self.table.algos) != 1:
@@ -183,10 +205,12 @@ class StudyPoint:
     value: Any
     seeds: tuple[int, ...]
     metric: tuple[float, ...] = field(default_factory=tuple)
+    name: str = ""
 
     @property
     def label(self) -> str:
-        return value_text(self.value)
+        """The study's name of the value (its text when it has none)."""
+        return self.name or value_text(self.value)
 
 
 def run_study(
@@ -204,7 +228,7 @@ def run_study(
     results: dict[str, list[dict[str, Any]]] = {}
     points: list[StudyPoint] = []
     for value in plan.values:
-        label = value_text(value)
+        label = study.label(value)
         runs = [
             train_or_reuse(
                 table,
@@ -214,13 +238,13 @@ def run_study(
                 plan.folder(out, value, seed),
                 code=code,
                 say=say,
-                what=f"{algo} {plan.key}={label}",
+                what=f"{algo} {plan.key}={value_text(value)}",
             )
             for seed in plan.runs.seeds
         ]
         results[label] = runs
         metric = tuple(float(r["evaluation"][algo].get(headline, math.nan)) for r in runs)
-        points.append(StudyPoint(value, plan.runs.seeds, metric))
+        points.append(StudyPoint(value, plan.runs.seeds, metric, label))
     refs = reference_rows(table, plan.runs)
     summary = summarize(table, plan.runs, results, refs)
     summary["plan"] = asdict(plan)
@@ -241,8 +265,8 @@ def study_figure(
     references: Mapping[str, Mapping[str, float]],
 ) -> Figure:
     """The headline metric against the value: mean ± sample std over seeds with each
-    seed a faint dot, the reference policies of :data:`REFERENCE_LINES` as labelled
-    dashed lines. The x axis is logarithmic for positive values, symmetric-log when 0
+    seed a faint dot, the reference policies as labelled dashed lines (the slate
+    protocol's in the colours of :data:`REFERENCE_LINES`). The x axis is logarithmic for positive values, symmetric-log when 0
     is among them (linear up to the smallest non-zero value), categorical otherwise."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -270,10 +294,12 @@ def study_figure(
         capsize=4,
         label=f"{study.algo} (mean ± sample std)",
     )
-    for name, colour in REFERENCE_LINES.items():
-        level = references.get(name, {}).get(headline, math.nan)
+    others = iter(OTHER_REFERENCE_COLOURS)
+    for name, values in references.items():
+        level = values.get(headline, math.nan)
+        colour = REFERENCE_LINES.get(name) or next(others, "tab:gray")
         if not math.isnan(level):
-            ax.axhline(level, linestyle="--", color=colour, label=f"{name} ({level:.2f})")
+            ax.axhline(level, linestyle="--", color=colour, label=f"{name} ({level:.3g})")
     _x_axis(ax, xs, numeric)
     ax.set_xticks(xs, [p.label for p in points])
     ax.set_xlabel(study.parameter)

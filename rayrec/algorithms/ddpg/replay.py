@@ -16,6 +16,8 @@ actions            the action space's      the action taken at t (a slate: (K,) 
 rewards            ()                      reward of step t
 terminateds        () bool                 the user left after step t
 hyper_action       (z,)                    z_t the actor emitted (extra model output)
+recurrent_start    (E, 2, H)               a stateful module's stored recurrent states
+next_recurrent_..  (E, 2, H)               (DDPG-LA: extra model outputs)
 slate_response     (K, F)                  per-item feedback, from the info at t + 1
 slate_valid        (K,) bool               which slate positions were real items
 =================  ======================  ==========================================
@@ -38,8 +40,17 @@ from typing import Any
 import numpy as np
 from ray.rllib.core.columns import Columns
 
-from rayrec.algorithms.keys import HYPER_ACTION, RESPONSE, SLATE_VALID
+from rayrec.algorithms.keys import (
+    HYPER_ACTION,
+    NEXT_RECURRENT_START,
+    RECURRENT_START,
+    RESPONSE,
+    SLATE_VALID,
+)
 from rayrec.environments.keys import INFO_RESPONSE, INFO_SLATE_VALID
+
+#: the extra model outputs of an acting step a transition keeps, when the module emits them
+REPLAYED_OUTPUTS = (HYPER_ACTION, RECURRENT_START, NEXT_RECURRENT_START)
 
 
 class TransitionBuffer:
@@ -126,9 +137,10 @@ class TransitionBuffer:
             cols[(SLATE_VALID,)] = np.stack(
                 [np.asarray(infos[t + 1][INFO_SLATE_VALID], bool) for t in range(n)]
             )
-        if HYPER_ACTION in episode.extra_model_outputs:
-            z = episode.get_extra_model_outputs(HYPER_ACTION)
-            cols[(HYPER_ACTION,)] = np.asarray(z, dtype=np.float32)
+        for key in REPLAYED_OUTPUTS:
+            if key in episode.extra_model_outputs:
+                value = episode.get_extra_model_outputs(key)
+                cols[(key,)] = np.asarray(value, dtype=np.float32)
         return cols
 
     def _write(self, cols: dict[tuple[str, ...], np.ndarray], n: int) -> None:
