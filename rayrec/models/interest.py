@@ -381,7 +381,7 @@ class InterestEncoder(nn.Module):
     def project_records(self, records: torch.Tensor, record_items: torch.Tensor) -> torch.Tensor:
         """Records (B, W, F+1) and their item ids (B, W) -> (B, W, r)."""
         if self.items is not None:
-            records = torch.cat([records, self.items(record_items)], dim=-1)  # (B, W, F+1+e)
+            records = torch.cat([records, self.items(record_items.long())], dim=-1)  # (B, W, F+1+e)
         return self.record(records)  # (B, W, r)
 
     def forward(
@@ -429,7 +429,7 @@ class InterestEncoder(nn.Module):
             parts.append(self.short(x[:, -m:], real[:, -m:]))  # (B, d)
         now = current
         if self.items is not None:
-            now = torch.cat([current, self.items(current_item)], dim=-1)  # (B, F+e)
+            now = torch.cat([current, self.items(current_item.long())], dim=-1)  # (B, F+e)
         parts.append(self.current(now))  # (B, r)
         return torch.cat(parts, dim=-1), state_out  # (B, out_dim)
 
@@ -444,7 +444,8 @@ class InterestEncoder(nn.Module):
         """The cell over each row's last a + new records from ring[:, a], right-aligned.
 
         x (B, W, r), real (B, W) bool, new (B,), ring (B, L+1, 2, H) -> h (B, H) and the
-        ring shifted by ``new`` with the new states pushed in.
+        ring shifted by ``new`` with the new states pushed in. One host sync per call
+        reads the loop length max(a + new) and the ``new`` check.
         """
         assert self.long is not None
         cell = self.long
