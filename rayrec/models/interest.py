@@ -41,21 +41,8 @@ from torch import nn
 
 from rayrec.errors import InputError
 from rayrec.models.checks import check_choice, check_int, check_number
+from rayrec.models.variants import VARIANT_LABELS, VARIANTS
 
-#: The eight encoder variants (config value -> the paper's label). ``rlstm+t_attention``
-#: is the full DDPG-LA.
-VARIANT_LABELS: Final[dict[str, str]] = {
-    "rlstm": "DDPG+RLSTM",
-    "lstm": "DDPG+LSTM",
-    "t_attention": "DDPG+T_self_attention",
-    "attention": "DDPG+self_attention",
-    "rlstm+attention": "DDPG+RLSTM+self_attention",
-    "lstm+t_attention": "DDPG+LSTM+T_self_attention",
-    "lstm+attention": "DDPG+LSTM+self_attention",
-    "rlstm+t_attention": "DDPG-LA",
-}
-#: Variant names in the paper's table order.
-VARIANTS: Final[tuple[str, ...]] = tuple(VARIANT_LABELS)
 #: Position weights of the T-self-attention read-out (``sum`` is the plain module's).
 POSITION_WEIGHTS: Final[tuple[str, ...]] = ("linear", "softmax")
 _READOUTS: Final[tuple[str, ...]] = ("linear", "softmax", "sum")

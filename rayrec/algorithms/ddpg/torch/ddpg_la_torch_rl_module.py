@@ -123,6 +123,7 @@ class DDPGLATorchRLModule(DefaultDDPGTorchRLModule):
             self.critic = StateActionCritic(self.state_encoder.out_dim, 1, cfg.critic_hidden)
         self.critic_twin = None
         self.rewind = enc.train_window
+        self.ring_slots = self.state_encoder.state_shape[0]
 
     # ----------------------------------------------------------- carried state
     def _rings(self) -> tuple[str, ...]:
@@ -171,7 +172,8 @@ class DDPGLATorchRLModule(DefaultDDPGTorchRLModule):
         mask, new = inputs[2], inputs[3]
         real = mask.sum(dim=1).long()  # (B,)
         consumed = real if after else real - new
-        return consumed.clamp(min=0, max=self.rewind)  # (B,)
+        # a variant without an LSTM carries a one-slot placeholder ring
+        return consumed.clamp(min=0, max=min(self.rewind, self.ring_slots - 1))  # (B,)
 
     @staticmethod
     def _pick(ring: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
@@ -234,7 +236,7 @@ class DDPGLATorchRLModule(DefaultDDPGTorchRLModule):
         at = self._starts(inputs, after=False)  # (B,)
         out = {}
         for i, (name, encoder) in enumerate(self._encoders(target).items()):
-            ring = self._place(starts[:, i].float(), at, self.rewind + 1)  # (B, L + 1, 2, H)
+            ring = self._place(starts[:, i].float(), at, self.ring_slots)  # (B, L + 1, 2, H)
             out[name], _ = encoder(*inputs, ring, rewind=self.rewind)
         return out
 
