@@ -600,7 +600,7 @@ def render_markdown(
     out: Path,
     *,
     protocol: EvaluationProtocol | None = None,
-    curves: Sequence[str] = ("episode_return_mean",),
+    curves: Sequence[str] = (),
 ) -> str:
     """The report's Markdown, in ``protocol``'s terms (default: :func:`sweep_protocol`);
     ``curves``: the learning-curve panels drawn (:func:`curve_metrics`)."""
