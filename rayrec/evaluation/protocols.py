@@ -40,6 +40,7 @@ class EvaluationProtocol:
         references: the reference policies reported next to the evaluated one (Tune's
             ``<reference>_<m>`` columns).
         headline: the metric a table or a searcher ranks by.
+        higher_is_better: the headline's direction (False for an error: RMSE).
         shown: the metrics a one-screen summary shows (``rayrec train`` / ``evaluate``).
         module_evaluator: evaluates a trained RLModule on an env_config's env, or None
             while no env kind of this protocol provides its data from an env_config.
@@ -54,6 +55,7 @@ class EvaluationProtocol:
     headline: str
     shown: tuple[str, ...]
     references: tuple[str, ...] = ()
+    higher_is_better: bool = True
     module_evaluator: ModuleEvaluator | None = field(default=None, repr=False)
     reference_evaluator: ReferenceEvaluator | None = field(default=None, repr=False)
 
@@ -132,6 +134,7 @@ PROTOCOLS: dict[str, EvaluationProtocol] = {
             summary="RMSE and MAE of predicted against real ratings over a held-out walk",
             metrics=rating_walk.WALK_METRICS,
             headline="rmse",
+            higher_is_better=False,
             shown=rating_walk.WALK_METRICS,
             references=("global_mean", "user_mean"),
             module_evaluator=rating_walk.evaluate_module,

@@ -1,13 +1,23 @@
 """The report of a sweep: what ``rayrec report <experiment-dir>`` writes.
 
-- ``learning_curves.png``: per trial, the training return (``episode_return_mean``)
-  and, where the algorithm logs it, the critic loss ``L_TD`` against the iteration,
-  coloured by the swept parameter.
-- ``<metric>_vs_<param>.png``: the final evaluation metric (greedy policy in the
-  evaluation simulator) against each swept parameter, mean ± std over seeds (one line
-  per value of any other swept parameter, e.g. per algorithm), the random policy
-  dashed; log x where the grid spans decades (symlog when it holds 0). These are the
-  λ_h and noise curves of the HAC paper and the γ curve of the DDPG-LA paper.
+What it shows follows the sweep's evaluation protocol (:mod:`rayrec.evaluation`: the
+algorithms' registry entries name it; without a spec record, the results' columns
+tell): its ``shown`` metrics summarised, its ``headline`` ranked (highest or lowest
+first, :attr:`~rayrec.evaluation.EvaluationProtocol.higher_is_better`), its reference
+policies (``<reference>_<metric>`` columns: the slate protocol's random policy, the
+rating protocol's global-mean and user-mean predictors) drawn dashed.
+
+- ``learning_curves.png``: per trial, the training return (``episode_return_mean``),
+  the average reward per step of those episodes (``avg_reward_per_step`` =
+  ``episode_return_mean / episode_len_mean``: DDPG-LA's average reward per record per
+  training round) and, where the algorithm logs it, the critic loss ``L_TD`` against
+  the iteration, coloured by the swept parameter.
+- ``eval_<metric>_vs_<param>.png``: the final evaluation of the protocol's headline and
+  its second shown metric (slate: ``total_reward``, ``depth``; rating: ``rmse``,
+  ``mae``) against each swept parameter, mean ± std over seeds (one line per value of
+  any other swept parameter, e.g. per algorithm), the references dashed; log x where
+  the grid spans decades (symlog when it holds 0). These are the λ_h and noise curves
+  of the HAC paper and the γ curve of the DDPG-LA paper.
 - ``report.md``: what ran, trial counts, the per-setting table (mean ± std over
   seeds), the best setting, failed trials, and the plots.
 
@@ -19,8 +29,9 @@ Inputs: the experiment's ``results.parquet`` / ``results.csv`` (one row per tria
 from __future__ import annotations
 
 import json
+import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,22 +39,167 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rayrec.algorithms.registry import ALGORITHMS
 from rayrec.data.io import atomic_write_bytes, atomic_write_text
 from rayrec.errors import InputError, RayrecError
+from rayrec.evaluation import PROTOCOLS, EvaluationProtocol, get_protocol
 from rayrec.tune.results import read_results
 from rayrec.tune.resume import SweepRecord, experiment_location, read_spec_record
-from rayrec.tune.spec import CONFIG_PREFIX, Domain
+from rayrec.tune.spec import CONFIG_PREFIX, Domain, TuneSpec
 
-#: the headline metric and the others summarised
-MAIN_METRIC = "eval_total_reward"
-SUMMARY_METRICS = (
-    "eval_total_reward",
-    "eval_depth",
-    "eval_reward_variance",
-    "eval_coverage",
-    "eval_overlap",
-)
-CURVE_METRICS = ("episode_return_mean", "L_TD")
+logger = logging.getLogger(__name__)
+
+#: the protocol of a sweep whose algorithms and columns say nothing (the first one's)
+DEFAULT_PROTOCOL = "slate_rollout"
+#: the average reward per step of a training iteration's episodes (derived per row)
+REWARD_PER_STEP = "avg_reward_per_step"
+#: the learning-curve panels, in order, where a trial logged them
+CURVE_METRICS = ("episode_return_mean", REWARD_PER_STEP, "L_TD")
+#: a curve's axis label where the column name alone does not say it
+CURVE_LABELS = {
+    REWARD_PER_STEP: "average reward per step\n(episode_return_mean / episode_len_mean)",
+}
+#: a reference policy's name in a legend (else its own name)
+REFERENCE_LABELS = {
+    "random": "random policy",
+    "global_mean": "global-mean predictor",
+    "user_mean": "user-mean predictor",
+}
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How a report names what a protocol trained and evaluated on.
+
+    Attributes:
+        evaluated_on: where the final evaluation ran (a plot's y label).
+        trained_on: where the training curves come from.
+        evaluation: the spec's evaluation in words (``{users}``: ``evaluation.users``).
+        closing: the paragraph explaining the metrics.
+        per_step: what ``avg_reward_per_step`` is for this protocol's algorithms.
+    """
+
+    evaluated_on: str
+    trained_on: str
+    evaluation: str
+    closing: str
+    per_step: str = ""
+
+
+WORDINGS: dict[str, Wording] = {
+    "slate_rollout": Wording(
+        evaluated_on="evaluation simulator",
+        trained_on="training simulator",
+        evaluation="{users} users of the evaluation simulator, greedy",
+        closing="Metrics: `eval_*` are the greedy policy's session metrics in the evaluation"
+        " simulator (total reward, depth, reward variance across users, coverage), as"
+        " in the HAC paper's protocol, and `overlap`, the mean Jaccard index of two"
+        " users' first slates (1 = one slate for everybody); the dashed line is a"
+        " random policy on the same users.",
+        per_step="the mean reward per slate of a session",
+    ),
+    "rating_error": Wording(
+        evaluated_on="test walk",
+        trained_on="train walks",
+        evaluation="every user's test walk, greedy (`evaluation.users` is not used)",
+        closing="Metrics: `eval_rmse` and `eval_mae` are the error of the greedy predicted"
+        " ratings on the 1–5 scale over every user's test records (the last part of each"
+        " user's records in time order), walked with no updates: the state carries the"
+        " user's train records and the true ratings of the earlier test records (which"
+        " rating models such as SVD never see); `rmse_own` / `mae_own`, where reported,"
+        " are the same walk with the agent's own predictions in the state instead. The"
+        " dashed lines are the global-mean and user-mean predictors fitted on the train"
+        " part.",
+        per_step="the DDPG-LA paper's average reward per record, one point per training"
+        " round (iteration)",
+    ),
+    "full_ranking": Wording(
+        evaluated_on="held-out items",
+        trained_on="training data",
+        evaluation="every user's held-out items, full ranking",
+        closing="Metrics: `eval_*` are HR / NDCG / precision / recall / MRR @k of the"
+        " greedy ranking over the full item pool, the user's seen items excluded.",
+    ),
+}
+
+
+def wording(protocol: EvaluationProtocol) -> Wording:
+    """The protocol's :class:`Wording` (a generic one from its summary if it has none)."""
+    if protocol.name in WORDINGS:
+        return WORDINGS[protocol.name]
+    return Wording(
+        evaluated_on=f"{protocol.name} evaluation",
+        trained_on="training env",
+        evaluation=f"protocol {protocol.name}",
+        closing=f"Metrics: `eval_*` are the {protocol.name} protocol's: {protocol.summary}.",
+    )
+
+
+# ------------------------------------------------------------------ protocol
+def sweep_protocol(table: pd.DataFrame, spec: TuneSpec | None) -> EvaluationProtocol:
+    """The evaluation protocol of a sweep: its algorithms' (from the spec record, else
+    the results' ``algorithm`` column), else the one whose headline ``eval_<headline>``
+    column the results hold, else :data:`DEFAULT_PROTOCOL`.
+
+    Raises:
+        InputError: the sweep's algorithms are evaluated by different protocols (their
+            metrics are not comparable, and no one env serves them all).
+    """
+    if spec is not None:
+        names = spec.algorithms()
+    elif "algorithm" in table.columns:
+        names = sorted(str(a) for a in table["algorithm"].dropna().unique())
+    else:
+        names = []
+    known = {a: ALGORITHMS[a].protocol for a in names if a in ALGORITHMS}
+    if len(set(known.values())) > 1:
+        shown = ", ".join(f"{a}: {p}" for a, p in known.items())
+        raise InputError(
+            f"algorithms: expected one evaluation protocol per sweep, got {shown};"
+            " their metrics are not comparable (report each protocol's algorithms from a"
+            " sweep of their own)"
+        )
+    if known and len(known) == len(names):
+        return get_protocol(next(iter(known.values())))
+    if names:
+        unknown = sorted(set(names) - set(known))
+        logger.warning(
+            "algorithms %s are not registered; the protocol is read from the results columns",
+            ", ".join(unknown),
+        )
+    return protocol_from_columns(table)
+
+
+def protocol_from_columns(table: pd.DataFrame) -> EvaluationProtocol:
+    """The protocol whose headline column (``eval_total_reward`` → ``slate_rollout``,
+    ``eval_rmse`` → ``rating_error``, …) holds values, else one whose headline column
+    exists, else :data:`DEFAULT_PROTOCOL`."""
+    present = [p for p in PROTOCOLS.values() if main_metric(p) in table.columns]
+    filled = [p for p in present if table[main_metric(p)].notna().any()]
+    found = filled or present
+    return found[0] if found else get_protocol(DEFAULT_PROTOCOL)
+
+
+def main_metric(protocol: EvaluationProtocol) -> str:
+    """The results column a sweep is ranked by: ``eval_<headline>``."""
+    return f"eval_{protocol.headline}"
+
+
+def summary_metrics(protocol: EvaluationProtocol) -> tuple[str, ...]:
+    """The results columns the per-setting table shows: ``eval_<m>`` per shown metric."""
+    return tuple(f"eval_{m}" for m in protocol.shown)
+
+
+def plotted_metrics(protocol: EvaluationProtocol) -> tuple[str, ...]:
+    """The metrics drawn against each swept parameter: the headline and the next shown
+    metric (slate: total_reward, depth; rating: rmse, mae)."""
+    second = [m for m in protocol.shown if m != protocol.headline][:1]
+    return tuple(f"eval_{m}" for m in (protocol.headline, *second))
+
+
+def reference_column(reference: str, metric: str) -> str:
+    """The results column of ``reference``'s value of ``metric`` (``eval_`` dropped)."""
+    return f"{reference}_{metric.removeprefix('eval_')}"
 
 
 @dataclass
@@ -133,6 +289,33 @@ def read_curve(trial_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame()
 
 
+def with_reward_per_step(curve: pd.DataFrame) -> pd.DataFrame:
+    """``curve`` with :data:`REWARD_PER_STEP` = ``episode_return_mean /
+    episode_len_mean`` per row where both are logged (NaN where no episode ended)."""
+    if "episode_return_mean" not in curve.columns or "episode_len_mean" not in curve.columns:
+        return curve
+    steps = pd.to_numeric(curve["episode_len_mean"], errors="coerce")
+    ret = pd.to_numeric(curve["episode_return_mean"], errors="coerce")
+    return curve.assign(**{REWARD_PER_STEP: ret / steps.where(steps > 0)})
+
+
+def load_curves(table: pd.DataFrame, exp: Path) -> dict[str, pd.DataFrame]:
+    """Every trial's per-iteration rows by trial id, with :data:`REWARD_PER_STEP`."""
+    return {
+        row["trial_id"]: with_reward_per_step(read_curve(_trial_dir(row, exp)))
+        for _, row in table.iterrows()
+    }
+
+
+def curve_metrics(curves: Mapping[str, pd.DataFrame]) -> list[str]:
+    """The :data:`CURVE_METRICS` some trial logged (a learning-curve panel each)."""
+    return [
+        m
+        for m in CURVE_METRICS
+        if any(m in c.columns and c[m].notna().any() for c in curves.values())
+    ]
+
+
 def _trial_dir(row: pd.Series, exp: Path) -> Path:
     """The trial's folder; if the experiment was moved, its namesake in ``exp``."""
     recorded = Path(str(row["trial_dir"]))
@@ -179,19 +362,20 @@ def markdown_table(heads: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 # ------------------------------------------------------------------ plots
 def plot_learning_curves(
-    table: pd.DataFrame, swept: list[Swept], exp: Path, out: Path, plt: Any
+    table: pd.DataFrame,
+    swept: list[Swept],
+    curves: Mapping[str, pd.DataFrame],
+    out: Path,
+    plt: Any,
+    trained_on: str = "training simulator",
 ) -> Path | None:
-    """Training return (and L_TD) per iteration, one line per trial: a row of panels
-    per algorithm when the algorithm is swept, colour by the (first) other swept
-    parameter, line style by seed."""
+    """Training return, average reward per step (and L_TD) per iteration, one line per
+    trial (``curves``: :func:`load_curves`): a row of panels per algorithm when the
+    algorithm is swept, colour by the (first) other swept parameter, line style by seed;
+    ``trained_on`` names where the returns come from."""
     from matplotlib.ticker import MaxNLocator
 
-    curves = {row["trial_id"]: read_curve(_trial_dir(row, exp)) for _, row in table.iterrows()}
-    metrics = [
-        m
-        for m in CURVE_METRICS
-        if any(m in c.columns and c[m].notna().any() for c in curves.values())
-    ]
+    metrics = curve_metrics(curves)
     if not metrics:
         return None
     algos = next((s.values for s in swept if s.column == "algorithm" and len(s.values) > 1), [])
@@ -238,11 +422,12 @@ def plot_learning_curves(
                 )
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("training iteration")
-            ax.set_ylabel(metric)
-            where = " (training simulator)" if "return" in metric else ""
+            ax.set_ylabel(CURVE_LABELS.get(metric, metric))
+            where = f" ({trained_on})" if metric != "L_TD" else ""
             by_seed = "; line style: seed" if len(seeds) > 1 else ""
             prefix = f"{algo}: " if algo is not None else ""
-            ax.set_title(f"{prefix}{metric} per trial{where}{by_seed}", fontsize=10)
+            name = "average reward per step" if metric == REWARD_PER_STEP else metric
+            ax.set_title(f"{prefix}{name} per trial{where}{by_seed}", fontsize=10)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
     fig.tight_layout()
@@ -252,10 +437,18 @@ def plot_learning_curves(
 
 
 def plot_metric_vs_param(
-    table: pd.DataFrame, param: Swept, others: list[Swept], metric: str, out: Path, plt: Any
+    table: pd.DataFrame,
+    param: Swept,
+    others: list[Swept],
+    metric: str,
+    out: Path,
+    plt: Any,
+    references: Sequence[str] = ("random",),
+    evaluated_on: str = "evaluation simulator",
 ) -> Path | None:
     """``metric`` against ``param``: mean ± std over seeds (each seed a dot), one line
-    per setting of the other swept parameters."""
+    per setting of the other swept parameters, each of ``references`` present (column
+    ``<reference>_<metric>``) a dashed line; ``evaluated_on`` names the evaluation."""
     done = table[(table["status"] == "TERMINATED") & table[metric].notna()]
     if done.empty:
         return None
@@ -282,9 +475,15 @@ def plot_metric_vs_param(
             ax.scatter(_x_values(frame[param.column]), frame[metric], s=12, color=colour, alpha=0.5)
         else:
             ax.scatter(_x_values(frame[param.column]), frame[metric], label=label)
-    rand = f"random_{metric.removeprefix('eval_')}"
-    if rand in done.columns and done[rand].notna().any():
-        ax.axhline(float(done[rand].mean()), color="grey", linestyle="--", label="random policy")
+    dashes = ["--", ":", "-."]
+    present = [r for r in references if reference_column(r, metric) in done.columns]
+    for i, ref in enumerate(r for r in present if done[reference_column(r, metric)].notna().any()):
+        ax.axhline(
+            float(done[reference_column(ref, metric)].mean()),
+            color="grey" if i == 0 else "black",
+            linestyle=dashes[i % len(dashes)],
+            label=REFERENCE_LABELS.get(ref, ref),
+        )
     if param.log:
         top = max(float(v) for v in param.values if _is_num(v))
         if param.symlog_threshold is not None:
@@ -293,7 +492,7 @@ def plot_metric_vs_param(
         else:
             ax.set_xscale("log")
     ax.set_xlabel(param.label)
-    ax.set_ylabel(f"{metric} (evaluation simulator)")
+    ax.set_ylabel(f"{metric} ({evaluated_on})")
     n_seeds = done["seed"].nunique() if "seed" in done.columns else 1
     ax.set_title(f"{metric} vs {param.label} (mean ± std over {n_seeds} seeds)", fontsize=10)
     ax.grid(alpha=0.3)
@@ -330,10 +529,12 @@ def _save(fig: Any, path: Path, plt: Any) -> None:
 
 # ------------------------------------------------------------------ report
 def write_report(experiment_dir: str, out_dir: str | None = None) -> Report:
-    """Write ``report.md`` and the PNG plots of a finished sweep.
+    """Write ``report.md`` and the PNG plots of a finished sweep, in the terms of its
+    evaluation protocol (:func:`sweep_protocol`).
 
     Raises:
-        InputError: not a local experiment folder with a results table.
+        InputError: not a local experiment folder with a results table, or a sweep
+            whose algorithms are evaluated by different protocols.
         RayrecError: matplotlib is missing.
     """
     exp = experiment_location(experiment_dir)
@@ -348,12 +549,18 @@ def write_report(experiment_dir: str, out_dir: str | None = None) -> Report:
     table = read_results(exp)
     record = read_spec_record(exp)
     spec = record.spec if record is not None else None
+    try:
+        protocol = sweep_protocol(table, spec)
+    except InputError as exc:
+        raise InputError(f"{exp}: {exc}") from exc
+    words = wording(protocol)
     swept = swept_columns(table, spec.swept() if spec is not None else None)
     out = Path(out_dir) if out_dir else Path(exp) / "report"
     out.mkdir(parents=True, exist_ok=True)
 
     plots: list[Path] = []
-    curve = plot_learning_curves(table, swept, Path(exp), out, plt)
+    curves = load_curves(table, Path(exp))
+    curve = plot_learning_curves(table, swept, curves, out, plt, words.trained_on)
     if curve is not None:
         plots.append(curve)
     params = [s for s in swept if s.column != "seed"]
@@ -361,13 +568,24 @@ def write_report(experiment_dir: str, out_dir: str | None = None) -> Report:
         if param.column == "algorithm" and len(params) > 1:
             continue  # algorithms are lines on the other parameters' plots
         others = [s for s in swept if s is not param]
-        for metric in ("eval_total_reward", "eval_depth"):
+        for metric in plotted_metrics(protocol):
             if metric in table.columns:
-                path = plot_metric_vs_param(table, param, others, metric, out, plt)
+                path = plot_metric_vs_param(
+                    table,
+                    param,
+                    others,
+                    metric,
+                    out,
+                    plt,
+                    references=protocol.references,
+                    evaluated_on=words.evaluated_on,
+                )
                 if path is not None:
                     plots.append(path)
 
-    md = render_markdown(exp, table, swept, record, plots, out)
+    md = render_markdown(
+        exp, table, swept, record, plots, out, protocol=protocol, curves=curve_metrics(curves)
+    )
     md_path = out / "report.md"
     atomic_write_text(md_path, md)
     return Report(out, md_path, plots)
@@ -380,8 +598,17 @@ def render_markdown(
     record: SweepRecord | None,
     plots: list[Path],
     out: Path,
+    *,
+    protocol: EvaluationProtocol | None = None,
+    curves: Sequence[str] = (),
 ) -> str:
+    """The report's Markdown, in ``protocol``'s terms (default: :func:`sweep_protocol`);
+    ``curves``: the learning-curve panels drawn (:func:`curve_metrics`)."""
     spec = record.spec if record is not None else None
+    protocol = protocol if protocol is not None else sweep_protocol(table, spec)
+    words = wording(protocol)
+    main_col = main_metric(protocol)
+    summary = summary_metrics(protocol)
     name = spec.name if spec is not None else Path(exp).name
     lines = [f"# Sweep report: {name}", ""]
     if spec is not None and spec.description:
@@ -401,8 +628,13 @@ def render_markdown(
         lines.append(
             f"- stop: {spec.stop.training_iteration} iterations"
             + (f" or {spec.stop.env_steps} env steps" if spec.stop.env_steps else "")
-            + f"; evaluation: {spec.evaluation.users} users of the evaluation simulator, greedy"
+            + f"; evaluation: {words.evaluation.format(users=spec.evaluation.users)}"
         )
+    direction = "higher" if protocol.higher_is_better else "lower"
+    lines.append(
+        f"- evaluation protocol: `{protocol.name}`; headline `{protocol.headline}`"
+        f" ({direction} is better)"
+    )
     lines.append(
         f"- trials: {len(table)} (" + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ")"
     )
@@ -416,27 +648,36 @@ def render_markdown(
     lines.append("")
 
     by = [s.column for s in swept if s.column != "seed"]
-    agg = aggregate(table, by, (*SUMMARY_METRICS, "random_total_reward"))
-    if not agg.empty and f"{MAIN_METRIC}_mean" in agg.columns:
+    refs = [reference_column(r, main_col) for r in protocol.references]
+    agg = aggregate(table, by, (*summary, *refs))
+    if not agg.empty and f"{main_col}_mean" in agg.columns:
         lines += ["## Final evaluation (mean ± std over seeds)", ""]
         heads = [*(c.removeprefix(CONFIG_PREFIX) for c in by), "seeds"]
-        present = [m for m in SUMMARY_METRICS if f"{m}_mean" in agg.columns]
-        heads += [m.removeprefix("eval_") for m in present] + ["random total_reward"]
+        present = [m for m in summary if f"{m}_mean" in agg.columns]
+        shown_refs = [
+            (r, col)
+            for r, col in zip(protocol.references, refs, strict=True)
+            if f"{col}_mean" in agg.columns
+        ]
+        heads += [m.removeprefix("eval_") for m in present]
+        heads += [f"{r} {protocol.headline}" for r, _ in shown_refs]
         rows = []
         for _, r in agg.iterrows():
-            cells = [_value(r[c]) for c in by] + [_fmt(r[f"{MAIN_METRIC}_count"], 0)]
+            cells = [_value(r[c]) for c in by] + [_fmt(r[f"{main_col}_count"], 0)]
             cells += [_pm(r[f"{m}_mean"], r[f"{m}_std"]) for m in present]
-            rand = r.get("random_total_reward_mean")
-            cells.append(_fmt(rand))
+            cells += [_fmt(r[f"{col}_mean"]) for _, col in shown_refs]
             rows.append(cells)
         lines += [markdown_table(heads, rows), ""]
-        valid = agg[agg[f"{MAIN_METRIC}_mean"].notna()]
+        valid = agg[agg[f"{main_col}_mean"].notna()]
         if not valid.empty and by:
-            best = valid.iloc[int(valid[f"{MAIN_METRIC}_mean"].to_numpy().argmax())]
+            means = valid[f"{main_col}_mean"].to_numpy()
+            at = int(means.argmax() if protocol.higher_is_better else means.argmin())
+            best = valid.iloc[at]
             shown = ", ".join(f"{c.removeprefix(CONFIG_PREFIX)} = {_value(best[c])}" for c in by)
+            extreme = "highest" if protocol.higher_is_better else "lowest"
             lines += [
-                f"Best setting by mean {MAIN_METRIC}: **{shown}** "
-                f"({_pm(best[f'{MAIN_METRIC}_mean'], best[f'{MAIN_METRIC}_std'])}).",
+                f"Best setting by mean {main_col}: **{shown}** "
+                f"({_pm(best[f'{main_col}_mean'], best[f'{main_col}_std'])}; the {extreme}).",
                 "",
             ]
     else:
@@ -460,14 +701,15 @@ def render_markdown(
         for p in plots:
             rel = p.relative_to(out) if p.is_relative_to(out) else p
             lines += [f"![{p.stem}]({rel})", ""]
-    lines += [
-        "Metrics: `eval_*` are the greedy policy's session metrics in the evaluation"
-        " simulator (total reward, depth, reward variance across users, coverage), as"
-        " in the HAC paper's protocol, and `overlap`, the mean Jaccard index of two"
-        " users' first slates (1 = one slate for everybody); the dashed line is a"
-        " random policy on the same users. Training curves are RLlib's"
-        " `episode_return_mean` in the training simulator (latest episodes only, so"
-        " noisy).",
-        "",
-    ]
+    training = (
+        f"Training curves are RLlib's `episode_return_mean` in the {words.trained_on}"
+        " (latest episodes only, so noisy)"
+    )
+    if REWARD_PER_STEP in curves:
+        per_step = f": {words.per_step}" if words.per_step else ""
+        training += (
+            f"; `{REWARD_PER_STEP}` (average reward per step) is `episode_return_mean /"
+            f" episode_len_mean` of the same episodes{per_step}"
+        )
+    lines += [f"{words.closing} {training}.", ""]
     return "\n".join(lines)

@@ -29,7 +29,8 @@ RESULTS_PARQUET = "results.parquet"
 #: the spec as the sweep ran it, written next to Tune's state
 SPEC_FILE = "rayrec_sweep.json"
 
-#: final metrics copied from each trial's last result (besides L_*, eval_*, random_*)
+#: final metrics copied from each trial's last result (besides L_*, eval_* and the
+#: protocols' reference columns: random_*, …)
 FINAL_METRICS = (
     "training_iteration",
     "env_steps",
@@ -58,10 +59,19 @@ def trial_row(trial: Any) -> dict[str, Any]:
     }
     for key in FINAL_METRICS:
         row[key] = _cell(res.get(key))
+    copied = ("L_", "eval_", *reference_prefixes())
     for key, value in res.items():
-        if key.startswith(("L_", "eval_", "random_")):
+        if key.startswith(copied):
             row[key] = _cell(value)
     return row
+
+
+def reference_prefixes() -> tuple[str, ...]:
+    """``<reference>_`` of every protocol's reference policies (``random_``,
+    ``global_mean_``, …): the columns Tune reports next to ``eval_*``."""
+    from rayrec.evaluation import PROTOCOLS  # imports torch: only when rows are built
+
+    return tuple(sorted({f"{r}_" for p in PROTOCOLS.values() for r in p.references}))
 
 
 def _cell(value: Any) -> Any:

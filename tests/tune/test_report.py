@@ -1,19 +1,29 @@
-"""``rayrec report`` on a hand-made experiment folder (no Tune run): the Markdown's
-numbers are the seeds' mean ± std, and the PNGs are written."""
+"""``rayrec report`` on hand-made experiment folders (no Tune run): the Markdown's
+numbers are the seeds' mean ± std, and the PNGs are written, in the terms of the
+sweep's evaluation protocol (a slate sweep: total reward, highest best, the random
+policy; a rating_error sweep: RMSE, lowest best, the mean predictors)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pandas as pd
 import pytest
 
+import rayrec.tune.report as report_module
+from rayrec.algorithms.registry import ALGORITHMS, AlgorithmEntry
 from rayrec.cli import main
-from rayrec.tune.report import write_report
-from rayrec.tune.results import read_results, results_frame, write_table
+from rayrec.errors import InputError
+from rayrec.evaluation import PROTOCOLS, get_protocol
+from rayrec.tune.report import sweep_protocol, write_report
+from rayrec.tune.results import read_results, results_frame, trial_row, write_table
 from rayrec.tune.runner import write_spec_record
-from rayrec.tune.spec import load_tune_spec
+from rayrec.tune.spec import Domain, Stop, TuneSpec, load_tune_spec
 from tests.tune.conftest import tiny_spec, write_spec
 
 pytest.importorskip("matplotlib")
@@ -139,3 +149,235 @@ def test_report_of_a_moved_experiment_still_finds_the_curves(tmp_path: Path) -> 
     shutil.move(make_experiment(tmp_path), moved)  # results.csv keeps the old trial_dirs
     report = write_report(str(moved))
     assert moved / "report" / "learning_curves.png" in report.plots
+
+
+# ------------------------------------------------------------------ a rating_error sweep
+GAMMAS = [0.1, 0.5, 0.99]
+#: eval_rmse per (γ, seed): γ = 0.99 is the LOWEST (0.910 ± 0.014), γ = 0.1 the highest
+RMSE = {(0.1, 0): 1.10, (0.1, 1): 1.20, (0.5, 0): 0.95, (0.5, 1): 1.05, (0.99, 0): 0.90}
+RMSE[(0.99, 1)] = 0.92
+EPISODE_LEN = 40.0
+PROBE = "rating-probe"
+
+
+def rating_return(gamma: float, it: int) -> float:
+    """A trial's episode_return_mean at iteration ``it``: 40 steps of reward 0.5 + 0.1·it·γ."""
+    return EPISODE_LEN * (0.5 + 0.1 * it * gamma)
+
+
+@pytest.fixture
+def rating_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registered algorithm of the rating_error protocol (the test's own, so the test
+    does not depend on ddpg-la's entry), and the protocol's mean-predictor references."""
+    monkeypatch.setitem(
+        ALGORITHMS,
+        PROBE,
+        AlgorithmEntry(
+            name=PROBE,
+            make_config=lambda: None,
+            env_kinds=("rating_walk",),
+            protocol="rating_error",
+            summary="a rating_error algorithm for the report tests",
+        ),
+    )
+    rating = PROTOCOLS["rating_error"]
+    monkeypatch.setitem(
+        PROTOCOLS,
+        "rating_error",
+        dataclasses.replace(rating, references=("global_mean", "user_mean")),
+    )
+
+
+def make_rating_experiment(tmp_path: Path, *, record: bool = True) -> Path:
+    """A γ × seed sweep of a rating_error algorithm, as Tune would leave it."""
+    exp = tmp_path / "runs" / "gamma_rating"
+    exp.mkdir(parents=True)
+    if record:
+        spec = TuneSpec(
+            name="gamma_rating",
+            env="envs/ml1m_rating.yaml",
+            algorithm=PROBE,
+            search_space={
+                "gamma": Domain(grid_search=GAMMAS),
+                "seed": Domain(grid_search=[0, 1]),
+            },
+            stop=Stop(training_iteration=3, env_steps=100_000),
+        )
+        write_spec_record(spec, str(exp), source="ddpg_la_gamma.yaml", smoke=False)
+    rows = []
+    for i, ((gamma, seed), rmse) in enumerate(sorted(RMSE.items())):
+        trial_dir = exp / f"trial_{i}"
+        trial_dir.mkdir()
+        lines = [
+            {
+                "training_iteration": it,
+                "episode_return_mean": rating_return(gamma, it),
+                "episode_len_mean": EPISODE_LEN,
+                "L_TD": 1.0 / it,
+            }
+            for it in (1, 2, 3)
+        ]
+        (trial_dir / "result.json").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        rows.append(
+            {
+                "trial_id": f"g_{i:05d}",
+                "trial_name": f"rayrec_trial_g_{i:05d}",
+                "status": "TERMINATED",
+                "error": "",
+                "trial_dir": str(trial_dir),
+                "algorithm": PROBE,
+                "seed": seed,
+                "config/gamma": gamma,
+                "training_iteration": 3,
+                "episode_return_mean": rating_return(gamma, 3),
+                "episode_len_mean": EPISODE_LEN,
+                "eval_rmse": rmse,
+                "eval_mae": rmse - 0.2,
+                "global_mean_rmse": 1.12,
+                "global_mean_mae": 0.93,
+                "user_mean_rmse": 1.03,
+                "user_mean_mae": 0.83,
+            }
+        )
+    write_table(results_frame(rows), exp)
+    return exp
+
+
+@dataclass
+class Drawn:
+    """One saved figure: per axes, its y label, title and (label, y data) per line."""
+
+    name: str
+    axes: list[tuple[str, str, list[tuple[str, list[float]]]]]
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[Drawn]:
+    """What each saved figure holds (the report's ``_save`` still writes it)."""
+    figures: list[Drawn] = []
+    save = report_module._save
+
+    def recording(fig: Any, path: Path, plt: Any) -> None:
+        axes = [
+            (
+                ax.get_ylabel(),
+                ax.get_title(),
+                [
+                    (str(line.get_label()), [float(y) for y in line.get_ydata()])
+                    for line in ax.lines
+                ],
+            )
+            for ax in fig.axes
+        ]
+        figures.append(Drawn(path.name, axes))
+        save(fig, path, plt)
+
+    monkeypatch.setattr(report_module, "_save", recording)
+    return figures
+
+
+@pytest.mark.usefixtures("rating_protocol")
+def test_rating_sweep_reports_rmse_lowest_first_with_reward_per_step(
+    tmp_path: Path, drawn: list[Drawn]
+) -> None:
+    report = write_report(str(make_rating_experiment(tmp_path)))
+    names = sorted(p.name for p in report.plots)
+    assert names == ["eval_mae_vs_gamma.png", "eval_rmse_vs_gamma.png", "learning_curves.png"]
+    for plot in report.plots:
+        data = plot.read_bytes()
+        assert data.startswith(PNG) and len(data) > 10_000, plot
+
+    md = report.markdown.read_text()
+    assert "- evaluation protocol: `rating_error`; headline `rmse` (lower is better)" in md
+    assert "evaluation: every user's test walk" in md
+    assert "| gamma | seeds | rmse | mae | global_mean rmse | user_mean rmse |" in md
+    assert "| 0.99 | 2 | 0.910 ± 0.014 | 0.710 ± 0.014 | 1.120 | 1.030 |" in md
+    # the lowest mean RMSE wins (the highest would be γ = 0.1)
+    assert "Best setting by mean eval_rmse: **gamma = 0.99** (0.910 ± 0.014; the lowest)." in md
+    assert "total_reward" not in md and "random" not in md
+    assert "`avg_reward_per_step` (average reward per step)" in md
+    assert "average reward per record" in md
+    assert "1–5 scale" in md and "own predictions" in md
+    for name in names:
+        assert f"]({name})" in md
+
+    figures = {d.name: d for d in drawn}
+    panels = {
+        title.split(" per trial")[0]: (label, lines)
+        for label, title, lines in figures["learning_curves.png"].axes
+    }
+    assert set(panels) == {"episode_return_mean", "average reward per step", "L_TD"}
+    label, lines = panels["average reward per step"]
+    assert "episode_return_mean / episode_len_mean" in label
+    # one line per trial; γ = 0.99's reward per step is 0.5 + 0.1·it·0.99 at it = 1, 2, 3
+    assert len(lines) == len(RMSE)
+    assert [0.5 + 0.1 * it * 0.99 for it in (1, 2, 3)] in [pytest.approx(y) for _, y in lines]
+    rmse_axes = figures["eval_rmse_vs_gamma.png"].axes[0]
+    assert rmse_axes[0] == "eval_rmse (test walk)"
+    refs = {lab: y for lab, y in rmse_axes[2] if "predictor" in lab}
+    assert refs == {"global-mean predictor": [1.12, 1.12], "user-mean predictor": [1.03, 1.03]}
+
+
+def test_rating_sweep_without_a_spec_record_is_read_from_its_columns(tmp_path: Path) -> None:
+    """No rayrec_sweep.json and an algorithm the registry does not know: eval_rmse
+    names the protocol, so the best setting is still the lowest RMSE."""
+    report = write_report(str(make_rating_experiment(tmp_path, record=False)))
+    md = report.markdown.read_text()
+    assert "Best setting by mean eval_rmse: **gamma = 0.99**" in md
+    assert "`rating_error`" in md
+    assert "eval_rmse_vs_gamma.png" in {p.name for p in report.plots}
+
+
+@pytest.mark.usefixtures("rating_protocol")
+def test_sweep_protocol_comes_from_the_algorithms_and_refuses_a_mix(tmp_path: Path) -> None:
+    table = pd.DataFrame({"eval_total_reward": [1.0]})
+    hac = TuneSpec(name="x", env="synthetic", algorithm="hac")
+    assert sweep_protocol(table, hac).name == "slate_rollout"
+    probe = TuneSpec(name="x", env="synthetic", algorithm=PROBE)
+    rating = sweep_protocol(table, probe)  # the registry wins over the columns
+    assert rating.name == "rating_error" and not rating.higher_is_better
+    assert get_protocol("slate_rollout").higher_is_better
+    mixed = TuneSpec(
+        name="x",
+        env="synthetic",
+        search_space={"algorithm": Domain(grid_search=["hac", PROBE])},
+    )
+    with pytest.raises(InputError, match="expected one evaluation protocol per sweep"):
+        sweep_protocol(table, mixed)
+    # a mixed sweep's report fails, naming the folder
+    exp = make_rating_experiment(tmp_path)
+    write_spec_record(mixed, str(exp), source="mixed.yaml", smoke=False)
+    with pytest.raises(InputError, match=rf"^{exp}: algorithms: .*hac: slate_rollout"):
+        write_report(str(exp))
+
+
+def test_slate_sweep_plots_the_random_policy_and_picks_the_highest(
+    tmp_path: Path, drawn: list[Drawn]
+) -> None:
+    report = write_report(str(make_experiment(tmp_path)))
+    md = report.markdown.read_text()
+    assert "(3.500 ± 0.707; the highest)" in md
+    assert (
+        "- evaluation protocol: `slate_rollout`; headline `total_reward` (higher is better)" in md
+    )
+    reward_axes = next(d for d in drawn if d.name.startswith("eval_total_reward")).axes[0]
+    assert reward_axes[0] == "eval_total_reward (evaluation simulator)"
+    assert ("random policy", [1.0, 1.0]) in reward_axes[2]
+    # no episode_len_mean logged: no reward-per-step panel
+    panels = [
+        title for _, title, _ in next(d for d in drawn if d.name == "learning_curves.png").axes
+    ]
+    assert not any("average reward per step" in t for t in panels)
+
+
+def test_results_rows_keep_every_protocols_reference_columns(rating_protocol: None) -> None:
+    trial = SimpleNamespace(
+        trial_id="t",
+        status="TERMINATED",
+        path="/tmp/t",
+        config={"algorithm": PROBE, "seed": 0, "config": {"gamma": 0.9}},
+        last_result={"eval_rmse": 0.9, "global_mean_rmse": 1.1, "user_mean_mae": 0.8, "x_rmse": 1},
+    )
+    row = trial_row(trial)
+    assert row["global_mean_rmse"] == 1.1 and row["user_mean_mae"] == 0.8
+    assert "x_rmse" not in row
