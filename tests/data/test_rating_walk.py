@@ -121,6 +121,7 @@ def test_split_matches_per_user_ratio(tmp_path: Path) -> None:
 def test_triples_are_the_train_part_and_the_scored_test_records(tmp_path: Path) -> None:
     rec = records_of(write_ml1m_fixture(tmp_path / "ml"), short_window=5)
     users, items, ratings = rec.triples("train")
+    assert np.array_equal(items, rec.items[~rec.is_test])
     assert len(users) == int((~rec.is_test).sum())
     assert set(ratings) <= {1.0, 2.0, 3.0, 4.0, 5.0}
     tu, ti, tr = rec.triples("test")
