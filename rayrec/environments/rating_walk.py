@@ -70,6 +70,7 @@ flat record arrays by ``offset + t − W + j``; no Python loop runs over users.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,8 +84,9 @@ from gymnasium.vector.utils import batch_space
 
 from rayrec.config import from_dict, to_dict
 from rayrec.data.datasets import load_dataset, resolve_path
+from rayrec.data.io import DATA_ENV
 from rayrec.data.rating_walk import RatingRecords, build_rating_records
-from rayrec.data.readers.base import dataset_names
+from rayrec.data.readers.base import dataset_names, get_reader
 from rayrec.environments.keys import (
     INFO_POSITION,
     INFO_PREDICTED,
@@ -105,6 +107,9 @@ from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.spec import DatasetSpec
 
 ENV_NAME = "rayrec-rating_walk"
+#: how messages name the way to pass a data folder (``env_config_for``'s default
+#: option names the slate kind's simulator folder, which a walk has none of)
+DATA_DIR_OPTION = "--data-dir"
 REWARDS: tuple[str, ...] = ("abs", "neg_abs", "neg_square")
 TEST_HISTORIES: tuple[str, ...] = ("observed", "predicted")
 #: seed offset between env runners (as the slate env)
@@ -260,17 +265,21 @@ def _data_path(spec: RatingWalkSpec, data_dir: str | Path | None, option: str) -
     given = data_dir if data_dir is not None else spec.dataset.path
     if spec.dataset.name == "synthetic" and given is None:
         return None
-    try:
-        return str(resolve_path(spec.dataset.name, given).resolve())
-    except InputError as exc:
-        raise InputError(f"{spec.path}: dataset.path: {exc} (or pass {option} DIR)") from exc
+    if given is None and not os.environ.get(DATA_ENV):
+        folder = get_reader(spec.dataset.name).default_dir
+        raise InputError(
+            f"{spec.path}: dataset.path: no data folder for {spec.dataset.name!r}: pass"
+            f" {option} DIR, set dataset.path, or set {DATA_ENV} to a folder holding"
+            f" '{folder}/'"
+        )
+    return str(resolve_path(spec.dataset.name, given).resolve())
 
 
 def load_walk_records(
     spec: RatingWalkSpec | str | Path,
     data_dir: str | Path | None = None,
     *,
-    option: str = "--data-dir",
+    option: str = DATA_DIR_OPTION,
 ) -> RatingRecords:
     """The :class:`RatingRecords` of a ``rating_walk`` spec (or spec file / packaged
     name), cached per process. Rating models outside the walk take their split from here
@@ -614,7 +623,7 @@ def rating_walk_env_config(
     """
     if part not in (PART_TRAIN, PART_EVAL):
         raise InputError(f"{spec.path}: part: expected 'train' or 'eval', got {part!r}")
-    path = _data_path(spec, data_dir, option)
+    path = _data_path(spec, data_dir, DATA_DIR_OPTION if option == "--simulator" else option)
     env_config: dict[str, Any] = {
         "kind": spec.kind,
         "spec": spec.path,
