@@ -87,7 +87,7 @@ def test_an_unknown_spec_lists_the_packaged_names(outside_repo: Path, given: str
 
     with pytest.raises(InputError) as err:
         resolve_env_spec(given)
-    assert given in str(err.value) and "ml1m, rl4rs, synthetic" in str(err.value)
+    assert given in str(err.value) and "ml1m, ml1m_rating, rl4rs, synthetic" in str(err.value)
 
 
 def test_a_missing_simulator_names_the_packaged_spec_by_name(

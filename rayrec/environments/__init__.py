@@ -3,10 +3,12 @@
 An env spec (``envs/*.yaml``, or a packaged spec by name; key ``kind``) says how a
 session runs; its kind picks the schema and the environment
 (:mod:`rayrec.environments.spec`). Registered kinds: ``slate``
-(:mod:`~rayrec.environments.slate`, in RLlib through :mod:`~rayrec.environments.rllib_env`).
+(:mod:`~rayrec.environments.slate`, in RLlib through :mod:`~rayrec.environments.rllib_env`)
+and ``rating_walk`` (:mod:`~rayrec.environments.rating_walk`).
 """
 
-# rllib_env registers the slate kind on import
+# rating_walk registers the rating_walk kind on import, rllib_env the slate kind
+from rayrec.environments.rating_walk import RatingWalkEnv, RatingWalkSpec, WalkConfig
 from rayrec.environments.rllib_env import (
     default_simulator_folder,
     default_simulator_root,
@@ -36,7 +38,10 @@ __all__ = [
     "EnvConfig",
     "EnvKind",
     "LeaveConfig",
+    "RatingWalkEnv",
+    "RatingWalkSpec",
     "SlateEnvSpec",
+    "WalkConfig",
     "default_simulator_folder",
     "default_simulator_root",
     "env_config_for",

@@ -18,3 +18,32 @@ INFO_PATIENCE = "patience"
 RESPONSE = "slate_response"
 #: (B, K) whether each slate position was shown
 SLATE_VALID = "slate_valid"
+
+# rating_walk observations (a contract with the rating policies; shapes per sub-env)
+#: (W, F + 1) float32: the last W past records of the user, oldest first, left-padded
+#: with zeros; the last column is each record's normalised rating
+OBS_RECORDS = "records"
+#: (W,) int64 the item id of each record in the window (0 = padding)
+OBS_RECORD_ITEMS = "record_items"
+#: (W,) float32 1.0 for a real record, 0.0 for padding
+OBS_RECORD_MASK = "record_mask"
+#: (1,) int64 how many of the newest window records no earlier observation of the
+#: episode held (min(t, W) at an episode's start, then 1; 0 for an idle sub-env)
+OBS_NEW_RECORDS = "new_records"
+#: (F,) float32 the features of the record to predict (never its rating)
+OBS_CURRENT = "current"
+#: (1,) int64 the item id of the record to predict
+OBS_CURRENT_ITEM = "current_item"
+
+# rating_walk infos, each (B,) per step, about the record the step's action predicted
+#: normalised true rating of the predicted record (0 when the step predicted none)
+INFO_RATING = "rating"
+#: the prediction counts for the part's metric (train: every prediction; eval: the
+#: test-part records at positions >= short_window)
+INFO_SCORED = "scored"
+#: the step's action predicted a record (False on reset and idle steps)
+INFO_PREDICTED = "predicted"
+#: dense user id of the predicted record (0 when none)
+INFO_USER = "user"
+#: position of the predicted record in its user's history (-1 when none)
+INFO_POSITION = "position"
