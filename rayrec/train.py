@@ -59,7 +59,7 @@ from rayrec.checkpoints import (
 )
 from rayrec.config import check_field, check_like, data_fields
 from rayrec.data.io import atomic_write_text
-from rayrec.environments import env_config_for, env_creator_name, read_kind
+from rayrec.environments import env_config_for, env_creator_name, env_source, read_kind
 from rayrec.errors import InputError
 from rayrec.evaluation import EvalResult, EvaluationProtocol, get_protocol, protocol_for_kind
 from rayrec.runs import (
@@ -266,7 +266,7 @@ def build_config(opts: TrainOptions) -> tuple[Any, str]:
         config.replay_buffer_config = {**config.replay_buffer_config, "rng_seed": opts.seed}
     apply_overrides(config, opts.algo, opts.overrides, opts.source)
     env_config = env_config_for(opts.env, opts.simulator, part=PART_TRAIN, seed=opts.seed)
-    target = str(env_config["simulator"])
+    target = env_source(env_config)
     per_runner_cpu = 0.5 if opts.num_env_runners else 0
     config = (
         config.environment(env=env_creator_name(env_config["kind"]), env_config=env_config)
@@ -747,7 +747,7 @@ def run_training(
     result_json = {
         "algorithm": opts.algo,
         "env": opts.env,
-        "simulator": str(run.config.env_config["simulator"]),
+        "simulator": env_source(run.config.env_config),
         "seed": opts.seed,
         "iterations": last.get("iteration"),
         "env_steps": last.get("env_steps"),

@@ -224,6 +224,16 @@ def env_config_for(
     return _KINDS[spec.kind].env_config(spec, simulator, part, seed, option)
 
 
+def env_source(env_config: Mapping[str, Any]) -> str:
+    """What an ``env_config``'s env runs on, in words for results and messages: the
+    simulator checkpoint (or ground-truth spec) of a ``slate`` env, the dataset folder of
+    a log-replay env (``rating_walk``)."""
+    if env_config.get("simulator"):
+        return str(env_config["simulator"])
+    dataset = env_config.get("dataset") or {}
+    return str(dataset.get("path") or dataset.get("name") or env_config.get("spec", ""))
+
+
 def env_creator_name(kind: str) -> str:
     """Register ``kind``'s RLlib env creator with Ray Tune; return the name to pass as
     ``config.environment(env=...)``.

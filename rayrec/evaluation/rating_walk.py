@@ -32,7 +32,7 @@ WALK_BATCH = 512
 
 
 def walk_predictions(
-    module: Any, env_config: Mapping[str, Any], *, test_history: str = "true"
+    module: Any, env_config: Mapping[str, Any], *, test_history: str = "observed"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The module's greedy predictions of every scored record of the test walk.
 
@@ -49,8 +49,8 @@ def walk_predictions(
     initial = module.initial_state_batch(1)
     resetting = np.zeros(env.num_envs, dtype=bool)
     predicted, real, users = [], [], []
-    low, high = env.rating_scale
-    while not env.finished:
+    low, high = env.records.rating_scale
+    while not env.done:
         batch = {
             Columns.OBS: {k: torch.as_tensor(v) for k, v in obs.items()},
             Columns.STATE_IN: state,
@@ -102,7 +102,7 @@ def evaluate_module(
     """The module's test walk (``users`` and ``seed`` unused: every user's test records
     are scored, in a fixed order) next to the mean predictors."""
     del users, seed
-    pred, real, _ = walk_predictions(module, env_config, test_history="true")
+    pred, real, _ = walk_predictions(module, env_config, test_history="observed")
     own, own_real, _ = walk_predictions(module, env_config, test_history="predicted")
     metrics = {
         "rmse": rmse(pred, real),

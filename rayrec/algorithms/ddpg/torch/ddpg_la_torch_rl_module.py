@@ -146,11 +146,15 @@ class DDPGLATorchRLModule(DefaultDDPGTorchRLModule):
         return out
 
     @staticmethod
-    def _inputs(obs: dict[str, Any]) -> tuple[torch.Tensor, ...]:
+    def _has_time_rank(obs: dict[str, Any]) -> bool:
+        """Whether RLlib added a single-step time rank (B, 1, ...) to the observations."""
+        return bool(torch.as_tensor(obs[OBS_RECORDS]).dim() == 4)  # (B, 1, W, F + 1)
+
+    @classmethod
+    def _inputs(cls, obs: dict[str, Any]) -> tuple[torch.Tensor, ...]:
         """The encoder's tensors from an observation batch (a single-step time rank,
         which RLlib adds for stateful modules while acting, is dropped)."""
-        records = obs[OBS_RECORDS]
-        squeeze = records.dim() == 4  # (B, 1, W, F + 1)
+        squeeze = cls._has_time_rank(obs)
 
         def get(key: str) -> torch.Tensor:
             value = torch.as_tensor(obs[key])
@@ -208,13 +212,17 @@ class DDPGLATorchRLModule(DefaultDDPGTorchRLModule):
             z = self.actor(s_actor)  # (B, 1)
             if explore:
                 z = self.explore_noise(z)
-        return {
-            Columns.ACTIONS: self.to_action(z),
-            HYPER_ACTION: z,
-            Columns.STATE_OUT: state_out,
+        out = {
+            Columns.ACTIONS: self.to_action(z),  # (B, 1)
+            HYPER_ACTION: z,  # (B, 1)
             RECURRENT_START: torch.stack(starts, dim=1),  # (B, E, 2, H)
             NEXT_RECURRENT_START: torch.stack(next_starts, dim=1),  # (B, E, 2, H)
         }
+        if self._has_time_rank(batch[Columns.OBS]):
+            # RLlib's env runner added a time rank of 1 for a stateful module and removes
+            # it from every output but the state
+            out = {k: v.unsqueeze(1) for k, v in out.items()}
+        return {**out, Columns.STATE_OUT: state_out}
 
     # --------------------------------------------------------------- forwards
     def _forward_inference(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
