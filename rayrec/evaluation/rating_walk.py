@@ -8,7 +8,8 @@ MAE with the earlier test records' true ratings in the state (the paper's protoc
 and — the protocol asymmetry stated — RMSE and MAE when the state holds the module's own
 predictions of the earlier test records instead (``rmse_own`` / ``mae_own``: what a
 recommender that never sees test ratings could do, as the Surprise models). References
-on the same test records: the global-mean and user-mean predictors of the train part.
+on the same test records: the global-mean and user-mean predictors of the train part;
+a table's references add scikit-surprise's models (:mod:`rayrec.baselines.rating`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from rayrec.environments.rating_walk import RatingWalkEnv, make_env
+from rayrec.baselines.rating import RATING_BASELINES, RatingTriples, evaluate_baselines
+from rayrec.environments.rating_walk import RatingWalkEnv, env_config_of, make_env
 from rayrec.evaluation.rating_error import METRICS, NAME
 from rayrec.evaluation.result import EvalResult
 from rayrec.metrics.rating import mae, rmse
@@ -27,6 +29,8 @@ from rayrec.simulator.keys import PART_EVAL
 
 #: the metrics of a module's test walk (Tune's ``eval_<m>`` columns)
 WALK_METRICS = (*METRICS, "rmse_own", "mae_own")
+#: the references of every module evaluation (fast; a table adds the Surprise models)
+MEAN_PREDICTORS = ("global_mean", "user_mean")
 #: test walks run this many users at once
 WALK_BATCH = 512
 
@@ -76,24 +80,22 @@ def walk_predictions(
     )
 
 
-def mean_references(env_config: Mapping[str, Any]) -> dict[str, dict[str, float]]:
-    """The global-mean and user-mean predictors of the train part, on the test walk's
-    scored records."""
-    env: RatingWalkEnv = make_env({**dict(env_config), "part": PART_EVAL, "num_envs": 1})
-    records = env.records
-    train_users, _, train_ratings = records.triples("train")
-    test_users, _, test_ratings = records.triples("test")
-    global_mean = float(np.mean(train_ratings))
-    sums = np.bincount(train_users, weights=train_ratings, minlength=records.n_users + 1)
-    counts = np.bincount(train_users, minlength=records.n_users + 1)
-    user_mean = np.where(counts > 0, sums / np.maximum(counts, 1), global_mean)
-    out = {}
-    for name, pred in (
-        ("global_mean", np.full(len(test_ratings), global_mean)),
-        ("user_mean", user_mean[test_users]),
-    ):
-        out[name] = {"rmse": rmse(pred, test_ratings), "mae": mae(pred, test_ratings)}
-    return out
+def baseline_results(
+    env_config: Mapping[str, Any], names: tuple[str, ...], *, seed: int = 1
+) -> dict[str, dict[str, float]]:
+    """Rating baselines (:data:`rayrec.baselines.rating.RATING_BASELINES`) fitted on the
+    train part of the walk's split and scored on the test walk's scored records — the
+    same records the agent is scored on — by RMSE and MAE (and their fit time)."""
+    records, _, _ = env_config_of(env_config)
+    train = RatingTriples(*records.triples("train"))
+    test = RatingTriples(*records.triples("test"))
+    rows = evaluate_baselines(
+        train, test, names, seed=seed, rating_scale=tuple(records.rating_scale)
+    )
+    return {
+        name: {"rmse": row["rmse"], "mae": row["mae"], "fit_seconds": row["fit_seconds"]}
+        for name, row in rows.items()
+    }
 
 
 def evaluate_module(
@@ -113,7 +115,7 @@ def evaluate_module(
     return EvalResult(
         protocol=NAME,
         metrics=metrics,
-        references=mean_references(env_config),
+        references=baseline_results(env_config, MEAN_PREDICTORS),
         evaluated=len(real),
         data=f"test walk of {env_config.get('spec', 'the rating walk')}",
     )
@@ -122,6 +124,7 @@ def evaluate_module(
 def reference_results(
     env_config: Mapping[str, Any], *, users: int, seed: int = 1
 ) -> dict[str, dict[str, float]]:
-    """The mean predictors (a table's reference rows)."""
-    del users, seed
-    return mean_references(env_config)
+    """Every rating baseline (a table's reference rows): the mean predictors and the
+    Surprise models, fitted once with ``seed``."""
+    del users
+    return baseline_results(env_config, tuple(RATING_BASELINES), seed=seed)

@@ -94,3 +94,49 @@ def slate_batch(slate_env: SlateEnv) -> dict[str, Any]:
         RESPONSE: torch.as_tensor(info[INFO_RESPONSE], dtype=torch.float32),  # (B, K, F)
         SLATE_VALID: torch.as_tensor(info[INFO_SLATE_VALID]),  # (B, K)
     }
+
+
+@pytest.fixture(scope="session")
+def rating_env() -> Any:
+    """A batched rating walk of B users over a small generated rating log (users of 6 to
+    40 records, m = 5, a window of 16 records)."""
+    from rayrec.environments.rating_walk import RatingWalkEnv, WalkConfig
+    from tests.environments.test_rating_walk import make_records
+
+    records = make_records(m=5, lengths=(40, 12, 30, 25, 9, 18, 33, 21, 6, 15))
+    return RatingWalkEnv(records, B, WalkConfig(short_window=5, window=16), seed=0)
+
+
+def rating_batch(env: Any, config: Any, steps: int = 4) -> dict[str, Any]:
+    """(B,) transitions of the rating walk as DDPG-LA's replay holds them: a module of
+    ``config`` acts (exploring, its state carried) for ``steps`` steps from a reset, and
+    the last step's observation, action, reward, next observation and the stored
+    recurrent starts make the batch."""
+    from rayrec.algorithms.keys import NEXT_RECURRENT_START, RECURRENT_START
+
+    spec = config.get_default_rl_module_spec()
+    spec.observation_space = env.single_observation_space
+    spec.action_space = env.single_action_space
+    spec.model_config = config.model_config
+    torch.manual_seed(0)
+    module = spec.build()
+    obs, _ = env.reset(seed=0)
+    state = module.initial_state_batch(B)
+    for _ in range(steps):
+        with torch.no_grad():
+            out = module.forward_exploration(
+                {Columns.OBS: to_tensors(obs), Columns.STATE_IN: state}
+            )
+        actions = out[Columns.ACTIONS]  # (B, 1)
+        next_obs, reward, terminated, _, _ = env.step(actions.numpy())
+        batch = {
+            Columns.OBS: to_tensors(obs),
+            Columns.NEXT_OBS: to_tensors(next_obs),
+            Columns.ACTIONS: actions,
+            Columns.REWARDS: torch.as_tensor(reward, dtype=torch.float32),  # (B,)
+            Columns.TERMINATEDS: torch.as_tensor(terminated),  # (B,)
+            RECURRENT_START: out[RECURRENT_START],  # (B, E, 2, H)
+            NEXT_RECURRENT_START: out[NEXT_RECURRENT_START],  # (B, E, 2, H)
+        }
+        obs, state = next_obs, out[Columns.STATE_OUT]
+    return batch

@@ -57,7 +57,7 @@ from rayrec.algorithms.registry import (
 from rayrec.environments.slate import SlateEnv
 from rayrec.errors import InputError
 from rayrec.train import LOGGED_LEARNER_KEYS, TrainOptions, build_config
-from tests.algorithms.conftest import SYNTHETIC, B
+from tests.algorithms.conftest import SYNTHETIC, B, rating_batch
 
 #: DDPG with a Box action (not registered: no env kind serves it yet)
 BOX_FLAT = "ddpg[box, flat obs]"
@@ -126,11 +126,25 @@ def box_batch(obs_space: gym.Space[Any], slate_batch: dict[str, Any]) -> dict[st
 
 
 @pytest.fixture(scope="module", params=CASES)
-def case(request: pytest.FixtureRequest, slate_env: SlateEnv, slate_batch: dict[str, Any]) -> Case:
+def case(
+    request: pytest.FixtureRequest,
+    slate_env: SlateEnv,
+    slate_batch: dict[str, Any],
+    rating_env: Any,
+) -> Case:
     name = request.param
     if name in (BOX_FLAT, BOX_HISTORY):
         obs_space = FLAT_OBS if name == BOX_FLAT else slate_env.single_observation_space
         return Case(name, DDPGConfig(), obs_space, BOX_ACTION, box_batch(obs_space, slate_batch))
+    if get_algorithm(name).env_kinds == ("rating_walk",):
+        config = make_config(name)
+        return Case(
+            name,
+            config,
+            rating_env.single_observation_space,
+            rating_env.single_action_space,
+            rating_batch(rating_env, config),
+        )
     return Case(
         name,
         make_config(name),
@@ -143,6 +157,32 @@ def case(request: pytest.FixtureRequest, slate_env: SlateEnv, slate_batch: dict[
 @pytest.fixture(scope="module")
 def module_of(case: Case) -> Any:
     return case.build_module()
+
+
+def state_width(module: Any) -> int:
+    """The width of the state s the actor reads (DDPG-LA's interest encoder has its own)."""
+    encoder = getattr(module, "state_encoder", None)
+    return int(getattr(encoder, "out_dim", None) or module.cfg.state_dim)
+
+
+def main_next_q(module: Any, batch: dict[str, Any]) -> torch.Tensor:
+    """Q(s', π(s')) of the main networks (a stateful module re-encodes s' from the
+    stored recurrent starts, as its target pass does)."""
+    from rayrec.algorithms.ddpg.torch.ddpg_la_torch_rl_module import (
+        ACTOR_RING,
+        CRITIC_RING,
+        DDPGLATorchRLModule,
+    )
+    from rayrec.algorithms.keys import NEXT_RECURRENT_START
+
+    if isinstance(module, DDPGLATorchRLModule):
+        states = module._encode_replayed(
+            batch[Columns.NEXT_OBS], batch[NEXT_RECURRENT_START], target=False
+        )
+        z = module.actor(states[ACTOR_RING])
+        return module.critic(states[CRITIC_RING], z)  # type: ignore[no-any-return]
+    s_next = module.encode(batch[Columns.NEXT_OBS])
+    return module.q_value(s_next, module.actor(s_next))  # type: ignore[no-any-return]
 
 
 def assert_valid_actions(actions: torch.Tensor, space: gym.Space[Any]) -> None:
@@ -164,11 +204,14 @@ def assert_valid_actions(actions: torch.Tensor, space: gym.Space[Any]) -> None:
 
 # ------------------------------------------------------------------ registry
 def test_every_algorithm_is_registered_with_its_metadata() -> None:
-    assert set(ALGORITHMS) == {"a2c", "ddpg", "hac", "offline-sl", "online-sl", "td3"}
+    assert set(ALGORITHMS) == {"a2c", "ddpg", "ddpg-la", "hac", "offline-sl", "online-sl", "td3"}
     for name, entry in ALGORITHMS.items():
         assert entry.name == name
-        assert entry.env_kinds == ("slate",)
-        assert entry.protocol == "slate_rollout" and entry.protocol in PROTOCOLS
+        if name == "ddpg-la":
+            assert entry.env_kinds == ("rating_walk",) and entry.protocol == "rating_error"
+        else:
+            assert entry.env_kinds == ("slate",) and entry.protocol == "slate_rollout"
+        assert entry.protocol in PROTOCOLS
         assert entry.summary and "\n" not in entry.summary
         assert entry.samples_env is (name != "offline-sl")
         config = entry.make_config()
@@ -223,7 +266,7 @@ def test_greedy_acting_is_deterministic(module_of: Any, case: Case) -> None:
 
 def test_forward_train_gives_every_learner_key_with_its_shape(module_of: Any, case: Case) -> None:
     out = module_of.forward_train(case.batch)
-    d = module_of.cfg.state_dim
+    d = state_width(module_of)
     if case.family == "ppo":
         assert out[Columns.ACTION_DIST_INPUTS].shape == (B, case.action_space.nvec[0])
         assert out[Columns.EMBEDDINGS].shape == (B, d)
@@ -237,7 +280,7 @@ def test_forward_train_gives_every_learner_key_with_its_shape(module_of: Any, ca
         for key in (Q_INFERRED, Q_POLICY, Q_NEXT_TARGET):
             assert out[key].shape == (B,), key
         assert not out[Q_NEXT_TARGET].requires_grad, "the TD target comes from target nets"
-        assert (Q_INFERRED_TWIN in out) == module_of.cfg.twin_q
+        assert (Q_INFERRED_TWIN in out) == getattr(module_of.cfg, "twin_q", False)
         if case.is_slate:
             assert out[ALIGNED_HYPER_ACTION].shape == (B, z)
             assert out[SLATE_LOGITS].shape == (B, len(case.action_space.nvec))
@@ -260,12 +303,11 @@ def test_target_pairs_start_equal_to_their_main_nets(module_of: Any, case: Case)
         for key in main_state:
             assert torch.equal(main_state[key], target_state[key]), key
         assert not any(p.requires_grad for p in target.parameters())
-    if module_of.cfg.target_noise == 0:
+    if getattr(module_of.cfg, "target_noise", 0.0) == 0:
         # With targets equal to the main nets, Q'(s', π'(s')) is the main critic's value.
         module_of.eval()
         with torch.no_grad():
-            s_next = module_of.encode(case.batch[Columns.NEXT_OBS])
-            q_main = module_of.q_value(s_next, module_of.actor(s_next))
+            q_main = main_next_q(module_of, case.batch)
             q_target = module_of.forward_target(case.batch)[Q_NEXT_TARGET]
         module_of.train()
         torch.testing.assert_close(q_target, q_main)
