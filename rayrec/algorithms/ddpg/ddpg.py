@@ -262,6 +262,11 @@ class DDPGConfig(DQNConfig):
         # The reference code does one update of 64 per env call of 32 users: a replay
         # ratio of 64 / 32 = 2 trained samples per sampled step.
         self.training_intensity = 2.0
+        # The module emits actions inside a Box's bounds already (z ∈ [-1, 1] rescaled);
+        # RLlib's default would take them for [-1, 1]-normalised and rescale them again
+        # before the env sees them, while the replay keeps the module's own action.
+        self.normalize_actions = False
+        self.clip_actions = False
         self.double_q = False
         self.dueling = False
         self.num_atoms = 1
