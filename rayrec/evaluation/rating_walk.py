@@ -47,7 +47,8 @@ def walk_predictions(
 
     config = dict(env_config)
     config["walk"] = {**dict(config.get("walk") or {}), "test_history": test_history}
-    env: RatingWalkEnv = make_env({**config, "part": PART_EVAL, "num_envs": WALK_BATCH})
+    env = make_env({**config, "part": PART_EVAL, "num_envs": WALK_BATCH})
+    assert isinstance(env, RatingWalkEnv)
     obs, _ = env.reset()
     state = module.initial_state_batch(env.num_envs)
     initial = module.initial_state_batch(1)
@@ -87,11 +88,10 @@ def baseline_results(
     train part of the walk's split and scored on the test walk's scored records — the
     same records the agent is scored on — by RMSE and MAE (and their fit time)."""
     records, _, _ = env_config_of(env_config)
+    low, high = (float(x) for x in records.rating_scale)
     train = RatingTriples(*records.triples("train"))
     test = RatingTriples(*records.triples("test"))
-    rows = evaluate_baselines(
-        train, test, names, seed=seed, rating_scale=tuple(records.rating_scale)
-    )
+    rows = evaluate_baselines(train, test, names, seed=seed, rating_scale=(low, high))
     return {
         name: {"rmse": row["rmse"], "mae": row["mae"], "fit_seconds": row["fit_seconds"]}
         for name, row in rows.items()

@@ -7,9 +7,9 @@ studies."""
 from __future__ import annotations
 
 from rayrec.config import lookup
+from rayrec.tables.ddpg_la import DDPG_LA_TABLE
 from rayrec.tables.hac import HAC_TABLE
 from rayrec.tables.runner import Column, Table, TablePlan, run_table, summarize
-from rayrec.tables.ddpg_la import DDPG_LA_TABLE
 from rayrec.tables.studies import STUDIES as PARAMETER_STUDIES
 from rayrec.tables.studies import Study, StudyPlan, run_study
 

@@ -266,8 +266,9 @@ def study_figure(
 ) -> Figure:
     """The headline metric against the value: mean ± sample std over seeds with each
     seed a faint dot, the reference policies as labelled dashed lines (the slate
-    protocol's in the colours of :data:`REFERENCE_LINES`). The x axis is logarithmic for positive values, symmetric-log when 0
-    is among them (linear up to the smallest non-zero value), categorical otherwise."""
+    protocol's in the colours of :data:`REFERENCE_LINES`). The x axis is logarithmic
+    for positive values, symmetric-log when 0 is among them (linear up to the smallest
+    non-zero value), categorical otherwise."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

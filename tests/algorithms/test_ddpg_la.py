@@ -78,7 +78,9 @@ def test_the_critic_has_its_own_encoder_unless_shared(rating_env: Any) -> None:
     shared = build(rating_env, critic_encoder="shared")
     assert not hasattr(shared.critic, "encoder")
     assert set(shared.get_initial_state()) == {ACTOR_RING}
-    batch = rating_batch(rating_env, DDPGLAConfig().rl_module(model_config={"critic_encoder": "shared"}))
+    batch = rating_batch(
+        rating_env, DDPGLAConfig().rl_module(model_config={"critic_encoder": "shared"})
+    )
     out = shared.forward_train(batch)
     assert out[Q_INFERRED].shape == (B,) and out[Q_NEXT_TARGET].shape == (B,)
 
@@ -88,7 +90,9 @@ def test_learner_losses_equal_the_hand_computed_ones(rating_env: Any) -> None:
     batch = rating_batch(rating_env, config)
     torch.manual_seed(0)
     learner = config.build_learner(
-        spaces={DEFAULT_MODULE_ID: (rating_env.single_observation_space, rating_env.single_action_space)}
+        spaces={
+            DEFAULT_MODULE_ID: (rating_env.single_observation_space, rating_env.single_action_space)
+        }
     )
     module = learner.module[DEFAULT_MODULE_ID]
     with torch.no_grad():
@@ -116,14 +120,10 @@ def write_rating_log(root: Path, users: int = 40, per_user: int = 40, seed: int 
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     movies = [(m, GENRES[m % 4] + ("|Drama" if m % 3 == 0 else "")) for m in range(1, 31)]
-    (root / "movies.dat").write_text(
-        "".join(f"{m}::Movie {m} (1995)::{g}\n" for m, g in movies)
-    )
+    (root / "movies.dat").write_text("".join(f"{m}::Movie {m} (1995)::{g}\n" for m, g in movies))
     genders = ["F" if u % 2 else "M" for u in range(1, users + 1)]
     (root / "users.dat").write_text(
-        "".join(
-            f"{u}::{genders[u - 1]}::25::{u % 21}::00000\n" for u in range(1, users + 1)
-        )
+        "".join(f"{u}::{genders[u - 1]}::25::{u % 21}::00000\n" for u in range(1, users + 1))
     )
     lines = []
     for u in range(1, users + 1):

@@ -17,7 +17,8 @@ The eight variants of the paper's ablation are one field, ``model.variant``. The
 are DDPG's (L_TD for the critic, L_QMax for the actor). The recurrent state is carried
 at acting time (RLlib's stateful-module path: one cell step per new record) and trained
 from replay by re-running the cell over the last ``train_window`` records from the state
-stored when the transition was sampled (:mod:`rayrec.algorithms.ddpg.torch.ddpg_la_torch_rl_module`).
+stored when the transition was sampled
+(:mod:`rayrec.algorithms.ddpg.torch.ddpg_la_torch_rl_module`).
 """
 
 from __future__ import annotations
@@ -140,5 +141,3 @@ class DDPGLA(DDPG):
     @classmethod
     def get_default_config(cls) -> DDPGLAConfig:
         return DDPGLAConfig()
-
-

@@ -92,6 +92,9 @@ class DDPGLATorchRLModule(DefaultDDPGTorchRLModule):
 
     cfg: DDPGLAModelConfig  # type: ignore[assignment]
     state_encoder: InterestEncoder  # type: ignore[assignment]
+    critic: Any  # EncodedCritic (its own encoder) or StateActionCritic (shared state)
+    target_state_encoder: Any
+    target_critic: Any
 
     def setup(self) -> None:
         cfg = DDPGLAModelConfig.from_model_config(cast(dict[str, Any], self.model_config or {}))
@@ -135,14 +138,11 @@ class DDPGLATorchRLModule(DefaultDDPGTorchRLModule):
         return {name: ring.clone() for name in self._rings()}
 
     def _encoders(self, target: bool = False) -> dict[str, InterestEncoder]:
-        if target:
-            out = {ACTOR_RING: self.target_state_encoder}
-            if self.separate_critic:
-                out[CRITIC_RING] = self.target_critic.encoder
-            return out
-        out = {ACTOR_RING: self.state_encoder}
+        actor = self.target_state_encoder if target else self.state_encoder
+        out: dict[str, InterestEncoder] = {ACTOR_RING: actor}
         if self.separate_critic:
-            out[CRITIC_RING] = cast(EncodedCritic, self.critic).encoder
+            critic = self.target_critic if target else self.critic
+            out[CRITIC_RING] = critic.encoder
         return out
 
     @staticmethod
@@ -268,7 +268,7 @@ class DDPGLATorchRLModule(DefaultDDPGTorchRLModule):
         z = self.actor(s)  # (B, 1)
         z_hat = self.from_action(batch[Columns.ACTIONS]).detach()  # (B, 1)
         if self.separate_critic:
-            critic = cast(EncodedCritic, self.critic)
+            critic = self.critic
             s_c = states[CRITIC_RING]  # (B, d_c), trained by L_TD
             q_inferred = critic(s_c, z_hat)  # (B,)
             q_policy = critic(s_c.detach(), z)  # (B,)
