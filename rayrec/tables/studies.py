@@ -300,7 +300,8 @@ def study_figure(
         level = values.get(headline, math.nan)
         colour = REFERENCE_LINES.get(name) or next(others, "tab:gray")
         if not math.isnan(level):
-            ax.axhline(level, linestyle="--", color=colour, label=f"{name} ({level:.3g})")
+            shown = f"{level:.2f}" if name in REFERENCE_LINES else f"{level:.3f}"
+            ax.axhline(level, linestyle="--", color=colour, label=f"{name} ({shown})")
     _x_axis(ax, xs, numeric)
     ax.set_xticks(xs, [p.label for p in points])
     ax.set_xlabel(study.parameter)

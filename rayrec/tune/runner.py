@@ -59,11 +59,15 @@ AIR_NEW_OUTPUT = "RAY_AIR_NEW_OUTPUT"
 # ------------------------------------------------------------------ the trial
 def _simulator_folder(spec: TuneSpec) -> str | None:
     """The learned simulator's folder as an absolute path, resolved here in the driver:
-    trials run in their own working folders, where ``runs/simulators`` is not."""
-    from rayrec.environments import default_simulator_folder
+    trials run in their own working folders, where ``runs/simulators`` is not. An env
+    kind that replays a dataset (``rating_walk``) has none: its trials find the data as
+    ``rayrec train`` does (the spec's ``dataset.path``, else ``$RAYREC_DATA``)."""
+    from rayrec.environments import default_simulator_folder, read_kind
 
     if spec.simulator:
         return str(Path(spec.simulator).resolve())
+    if read_kind(spec.env) != "slate":
+        return None
     folder = default_simulator_folder(spec.env)
     return None if folder is None else str(folder.resolve())
 

@@ -223,7 +223,7 @@ def test_every_algorithm_is_registered_with_its_metadata() -> None:
 
 
 def test_an_unknown_algorithm_is_named_with_the_known_ones() -> None:
-    with pytest.raises(InputError, match=r"unknown algorithm 'hca'.*a2c, ddpg, hac"):
+    with pytest.raises(InputError, match=r"unknown algorithm 'hca'.*a2c, ddpg, ddpg-la, hac"):
         get_algorithm("hca")
     with pytest.raises(InputError, match="unknown algorithm 'hca'"):
         make_config("hca")

@@ -38,11 +38,14 @@ from rayrec.errors import InputError
 from rayrec.train import TrainOptions, build_config
 from tests.algorithms.conftest import SYNTHETIC, build_module
 
-#: the registered members of the family
-NAMES = sorted(n for n in ALGORITHMS if isinstance(make_config(n), DDPGConfig))
+#: the registered members of the family that act on slates (DDPG-LA, the member on the
+#: rating walk, keeps its own contract in ``test_ddpg_la.py``)
+MEMBERS = sorted(n for n in ALGORITHMS if isinstance(make_config(n), DDPGConfig))
+NAMES = [n for n in MEMBERS if "slate" in ALGORITHMS[n].env_kinds]
 
 
 def test_the_family_is_what_the_registry_says() -> None:
+    assert MEMBERS == ["ddpg", "ddpg-la", "hac", "offline-sl", "online-sl", "td3"]
     assert NAMES == ["ddpg", "hac", "offline-sl", "online-sl", "td3"]
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from rayrec.cli import main
 from rayrec.errors import InputError
+from rayrec.models.variants import VARIANTS
 from rayrec.tables import STUDIES, get_reproduction, summarize
 from rayrec.tables.runner import runs_csv
 from rayrec.tables.studies import (
@@ -37,7 +38,7 @@ REFS = {
 
 
 def test_the_registered_studies_are_the_papers() -> None:
-    assert set(STUDIES) == {"hac-lambda", "hac-noise"}
+    assert set(STUDIES) == {"hac-lambda", "hac-noise", "ddpg-la-table"}
     assert (HAC_LAMBDA.algo, HAC_LAMBDA.key, HAC_LAMBDA.symbol) == (
         "hac",
         "hyper_actor_coef",
@@ -46,7 +47,11 @@ def test_the_registered_studies_are_the_papers() -> None:
     assert HAC_LAMBDA.values == (0.0, 0.1, 1.0)
     assert (HAC_NOISE.key, HAC_NOISE.symbol) == ("model.exploration_noise", "σ")
     assert HAC_NOISE.values == (0.01, 0.1, 0.3, 1.0)
-    for study in STUDIES.values():
+    table = STUDIES["ddpg-la-table"]
+    assert (table.algo, table.key) == ("ddpg-la", "model.variant")
+    assert table.env == "envs/ml1m_rating.yaml"
+    assert table.values == VARIANTS and table.label("rlstm+t_attention") == "DDPG-LA"
+    for study in (HAC_LAMBDA, HAC_NOISE):
         assert study.env == "envs/ml1m.yaml"
         assert (study.table.seeds, study.table.budget_steps) == ((0, 1), 163_840)
         assert get_reproduction(study.name) is study

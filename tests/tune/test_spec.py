@@ -16,6 +16,7 @@ from rayrec.cli import main
 from rayrec.errors import InputError
 from rayrec.tune.runner import check_search_points, param_space
 from rayrec.tune.spec import Domain, load_tune_spec, merge_smoke
+from tests.conftest import shared_dataset
 from tests.tune.conftest import REPO, SHIPPED, tiny_spec, write_spec
 
 
@@ -212,7 +213,9 @@ def missing_parts(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
-def test_shipped_specs_load_and_their_smoke_points_build(path: Path) -> None:
+def test_shipped_specs_load_and_their_smoke_points_build(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     missing = missing_parts(path)
     if missing:
         pytest.skip(f"{path.name} needs {', '.join(missing)}, not in this checkout yet")
@@ -224,6 +227,8 @@ def test_shipped_specs_load_and_their_smoke_points_build(path: Path) -> None:
     else:  # no synthetic rating env: the smoke runs on the ML-1M rating env too
         assert protocols == {"rating_error"}
         assert full.env == smoke.env == "envs/ml1m_rating.yaml"
+        # building a point reads the data (the real ML-1M copy, or skip)
+        monkeypatch.setenv("RAYREC_DATA", str(shared_dataset("movielens-1m").parent))
     assert smoke.stop.training_iteration <= 3 and smoke.resources.gpus_per_learner == 0
     assert set(smoke.search_space) == set(full.search_space)
     # two trials fit on 2 CPUs at once
