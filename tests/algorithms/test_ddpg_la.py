@@ -207,7 +207,7 @@ def test_ddpg_la_learns_a_known_rating_function(tmp_path: Path, ray_session: obj
 
 
 #: env steps of the learning test (~1,100 train predictions per pass over the 40 users)
-LEARNING_STEPS = 12_000
+LEARNING_STEPS = 25_000
 LEARNING_OVERRIDES: dict[str, Any] = {"num_steps_sampled_before_learning_starts": 500}
 #: DDPG-LA's RMSE must be this much below the global mean's (measured: see below)
 LEARNING_MARGIN = 0.2
