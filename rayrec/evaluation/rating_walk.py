@@ -32,7 +32,7 @@ WALK_METRICS = (*METRICS, "rmse_own", "mae_own")
 #: the references of every module evaluation (fast; a table adds the Surprise models)
 MEAN_PREDICTORS = ("global_mean", "user_mean")
 #: test walks run this many users at once
-WALK_BATCH = 512
+WALK_BATCH = 1024
 
 
 def walk_predictions(

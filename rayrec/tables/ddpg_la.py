@@ -45,7 +45,7 @@ DDPG_LA_TABLE = Study(
             " std over seeds. Reference rows: fitted once on the train part (seed 1)."
         ),
         seeds=(0, 1, 2),
-        budget_steps=200_000,
+        budget_steps=40_000,
         eval_users=1,
         row_header="variant (model.variant)",
     ),

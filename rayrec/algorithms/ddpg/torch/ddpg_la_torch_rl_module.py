@@ -202,9 +202,11 @@ class DDPGLATorchRLModule(DefaultDDPGTorchRLModule):
         with acting(self):
             for name, encoder in self._encoders().items():
                 ring = torch.as_tensor(state_in[name]).float()  # (B, L + 1, 2, H)
-                s, ring_out = encoder(*inputs, ring, rewind=0)
-                if name == ACTOR_RING:
-                    s_actor = s
+                if name == ACTOR_RING or explore:
+                    s, ring_out = encoder(*inputs, ring, rewind=0)
+                    s_actor = s if name == ACTOR_RING else s_actor
+                else:  # greedy acting (evaluation) needs no critic state: passed through
+                    ring_out = ring
                 state_out[name] = ring_out
                 starts.append(self._pick(ring, a_now))
                 next_starts.append(self._pick(ring_out, a_next))
