@@ -667,6 +667,7 @@ def _train(args: argparse.Namespace) -> int:
     """train an algorithm against a simulator, then evaluate it"""
     import shlex
 
+    from rayrec.evaluation import get_protocol
     from rayrec.runs import Interrupts, RunFolder, RunInterrupted, resume_command
     from rayrec.train import algorithm_protocol, run_training
 
@@ -725,7 +726,8 @@ def _train(args: argparse.Namespace) -> int:
         print(f"run folder: {exc.folder} (status: interrupted)", file=sys.stderr)
         print(f"resume with: {resume_command(exc.folder)}", file=sys.stderr, flush=True)
         return exc.exit_code
-    print(f"evaluation ({opts.eval_users} users, {result['protocol']}, greedy):")
+    evaluated = get_protocol(result["protocol"]).evaluates.format(users=opts.eval_users)
+    print(f"evaluation ({evaluated}, {result['protocol']}, greedy):")
     _print_metrics(result["protocol"], result["evaluation"], indent="  ")
     print(f"checkpoint: {result['checkpoint']}")
     print(f"run folder: {result['out']} (status: finished)")
@@ -742,7 +744,9 @@ def _print_metrics(protocol: str, by_policy: dict[str, dict[str, float]], indent
     width = max(12, *(len(k) + 2 for k in keys))
     print(f"{indent}{'policy':<12}" + "".join(f"{k:>{width}}" for k in keys))
     for name, m in by_policy.items():
-        print(f"{indent}{name:<12}" + "".join(f"{m[k]:>{width}.4f}" for k in keys))
+        # a reference need not have every metric (the mean predictors: no own-history RMSE)
+        cells = [f"{m[k]:>{width}.4f}" if k in m else f"{'–':>{width}}" for k in keys]
+        print(f"{indent}{name:<12}" + "".join(cells))
 
 
 def _evaluate_args(p: argparse.ArgumentParser) -> None:

@@ -46,6 +46,8 @@ class EvaluationProtocol:
             while no env kind of this protocol provides its data from an env_config.
         reference_evaluator: evaluates the protocol's reference policies (a table's
             reference rows) on an env_config's env, or None where it has none.
+        evaluates: what one evaluation covers, in words (``{users}``: the number of
+            users asked for, where the protocol samples them).
     """
 
     name: str
@@ -58,6 +60,7 @@ class EvaluationProtocol:
     higher_is_better: bool = True
     module_evaluator: ModuleEvaluator | None = field(default=None, repr=False)
     reference_evaluator: ReferenceEvaluator | None = field(default=None, repr=False)
+    evaluates: str = "{users} users"
 
     def evaluate_module(
         self, module: Any, env_config: Mapping[str, Any], *, users: int, seed: int
@@ -139,6 +142,7 @@ PROTOCOLS: dict[str, EvaluationProtocol] = {
             references=("global_mean", "user_mean"),
             module_evaluator=rating_walk.evaluate_module,
             reference_evaluator=rating_walk.reference_results,
+            evaluates="every user's test records",
         ),
     )
 }

@@ -211,3 +211,30 @@ LEARNING_STEPS = 25_000
 LEARNING_OVERRIDES: dict[str, Any] = {"num_steps_sampled_before_learning_starts": 500}
 #: DDPG-LA's RMSE must be this much below the global mean's (measured: see below)
 LEARNING_MARGIN = 0.2
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_cli_trains_prints_the_walk_next_to_the_mean_and_evaluates_the_checkpoint(
+    tmp_path: Path, ray_session: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from rayrec.cli import main
+
+    spec = write_spec(tmp_path, write_rating_log(tmp_path / "data", users=10, per_user=20))
+    out = tmp_path / "run"
+    argv = ["train", "ddpg-la", "--env", str(spec), "--out", str(out), "--stop-timesteps", "400"]
+    argv += ["--config", "num_steps_sampled_before_learning_starts=100", "--json"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "every user's test records, rating_error, greedy" in printed
+    for name in ("ddpg-la", "global_mean", "user_mean"):
+        assert any(line.strip().startswith(name) for line in printed.splitlines()), name
+    trained = json.loads(printed.strip().splitlines()[-1])["evaluation"]
+    assert set(trained["ddpg-la"]) >= {"rmse", "mae", "rmse_own", "mae_own"}
+    assert main(["evaluate", str(out / "checkpoint"), "--env", str(spec), "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # the checkpoint's greedy walk is the one the run evaluated
+    assert evaluated["rmse"] == pytest.approx(trained["ddpg-la"]["rmse"], rel=1e-6)
+    assert evaluated["global_mean"]["rmse"] == pytest.approx(trained["global_mean"]["rmse"])
