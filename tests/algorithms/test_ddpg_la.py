@@ -204,13 +204,19 @@ def test_ddpg_la_learns_a_known_rating_function(tmp_path: Path, ray_session: obj
     evaluation = result["evaluation"]
     agent, mean = evaluation["ddpg-la"]["rmse"], evaluation["global_mean"]["rmse"]
     assert agent <= mean - LEARNING_MARGIN, evaluation
+    # the genre effect is visible only in the rated movie's features: the user's mean
+    # (which captures the gender effect) must be beaten too
+    assert agent <= evaluation["user_mean"]["rmse"] - USER_MEAN_MARGIN, evaluation
 
 
 #: env steps of the learning test (~1,100 train predictions per pass over the 40 users)
 LEARNING_STEPS = 25_000
 LEARNING_OVERRIDES: dict[str, Any] = {"num_steps_sampled_before_learning_starts": 500}
-#: DDPG-LA's RMSE must be this much below the global mean's (measured: see below)
-LEARNING_MARGIN = 0.2
+#: DDPG-LA's RMSE must be this much below the global mean's and the user mean's. Measured
+#: 2026-12-07 (seed 0, 25k steps, defaults): DDPG-LA 0.110 (own history 0.114), global
+#: mean 1.192, user mean 0.700 — the known function learned almost exactly
+LEARNING_MARGIN = 0.5
+USER_MEAN_MARGIN = 0.3
 
 
 @pytest.mark.ray
