@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from rayrec.algorithms.a2c.a2c import A2CModelConfig
-from rayrec.algorithms.ddpg import DDPGModelConfig
+from rayrec.algorithms.ddpg import DDPGLAModelConfig, DDPGModelConfig
 from rayrec.algorithms.registry import ALGORITHMS, make_config
 from rayrec.config import from_dict
 from rayrec.errors import InputError
@@ -53,7 +53,7 @@ A2C_BAD = [
 def test_every_algorithm_names_its_model_config_class() -> None:
     for name in ALGORITHMS:
         cls = make_config(name).model_config_class
-        assert cls in (DDPGModelConfig, A2CModelConfig), name
+        assert cls in (DDPGModelConfig, A2CModelConfig, DDPGLAModelConfig), name
         cls()  # the defaults are valid
 
 
@@ -62,6 +62,25 @@ def test_ddpg_model_config_names_the_field_and_value(field: str, value: Any, mes
     with pytest.raises(InputError) as err:
         DDPGModelConfig(**{field: value})
     assert str(err.value).startswith(message)
+
+
+LA_BAD = [
+    ("variant", "gru", "model.variant: expected one of"),
+    ("enhancement_p", 0, "model.enhancement_p: expected a number in (0, 1], got 0"),
+    ("train_window", 0, "model.train_window: expected an integer >= 1, got 0"),
+    ("critic_encoder", "both", "model.critic_encoder: expected one of 'separate', 'shared'"),
+    ("actor_hidden", [0], "model.actor_hidden: expected a list of integers >= 1"),
+    ("exploration_noise", -1, "model.exploration_noise: expected a number >= 0, got -1"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), LA_BAD)
+def test_ddpg_la_model_config_names_the_field_and_value(
+    field: str, value: Any, message: str
+) -> None:
+    with pytest.raises(InputError) as err:
+        DDPGLAModelConfig(**{field: value})
+    assert str(err.value).startswith(message), str(err.value)
 
 
 @pytest.mark.parametrize(("field", "value", "message"), A2C_BAD)

@@ -32,10 +32,17 @@ def test_paper_is_every_algorithms_defaults() -> None:
     ("algo", "preset"),
     [(a, p) for a, entry in sorted(ALGORITHMS.items()) for p in sorted(entry.presets)],
 )
-def test_every_preset_is_a_valid_config_of_its_algorithm(algo: str, preset: str) -> None:
+def test_every_preset_is_a_valid_config_of_its_algorithm(
+    algo: str, preset: str, tmp_path: Path
+) -> None:
     overrides = preset_overrides(algo, preset)
     assert overrides
-    config, _ = build_config(TrainOptions(algo=algo, env=str(SYNTHETIC), overrides=overrides))
+    env = str(SYNTHETIC)
+    if ALGORITHMS[algo].env_kinds == ("rating_walk",):  # a generated rating log
+        from tests.algorithms.test_ddpg_la import write_rating_log, write_spec
+
+        env = str(write_spec(tmp_path, write_rating_log(tmp_path / "data", users=6)))
+    config, _ = build_config(TrainOptions(algo=algo, env=env, overrides=overrides))
     for key, value in overrides.items():
         if key.startswith("model."):
             assert config.model_config[key.removeprefix("model.")] == value
