@@ -94,6 +94,7 @@ from typing import Any
 import numpy as np
 import torch
 from hac_learner_update import learner_update_blocks  # benchmarks/ is on sys.path
+from hac_throughput import _Timed  # the same timer around sampling and updates
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
@@ -106,21 +107,6 @@ from rayrec.train import TrainOptions, build_config
 ALGO = "ddpg-la"
 #: learning starts after this many sampled steps (the preset's 1,000, lowered)
 LEARNING_STARTS = 512
-
-
-class _Timed:
-    """Wraps a bound method: wall seconds spent inside it and the number of calls."""
-
-    def __init__(self, fn: Any) -> None:
-        self.fn, self.seconds, self.calls = fn, 0.0, 0
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        t0 = time.perf_counter()
-        try:
-            return self.fn(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - t0
-            self.calls += 1
 
 
 def _walk_env(env: str, part: str, batch: int) -> RatingWalkEnv:
