@@ -53,6 +53,15 @@ METRIC_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def metric_columns(shown: Sequence[str]) -> tuple[tuple[str, str, str], ...]:
+    """The table's columns for a protocol whose first two shown metrics are ``shown``
+    (``("rmse", "mae")``: eval rmse, eval mae), after iteration, env steps and return."""
+    return (
+        *METRIC_COLUMNS[:3],
+        *((f"eval_{m}", f"eval {m}", "{:.3f}") for m in shown[:2]),
+    )
+
+
 class ProgressTable(Callback):
     """A concise table of the sweep's trials, logged every ``interval_s`` seconds.
 
@@ -61,6 +70,11 @@ class ProgressTable(Callback):
             ``["config/hyper_actor_coef", "seed"]``.
         interval_s: seconds between tables (a table is also logged at the end).
         clock: time source (tests pass a fake one).
+        columns: (result key, title, format) of the metrics shown (default: the slate
+            protocol's, :data:`METRIC_COLUMNS`; :func:`metric_columns` for another).
+        headline / reference: the protocol's headline metric and a reference policy's
+            name, in the line logged when a trial finishes (``eval_<headline>`` next to
+            ``<reference>_<headline>``).
     """
 
     def __init__(
@@ -68,10 +82,15 @@ class ProgressTable(Callback):
         params: Sequence[str],
         interval_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        columns: Sequence[tuple[str, str, str]] = METRIC_COLUMNS,
+        headline: str = "total_reward",
+        reference: str = "random",
     ) -> None:
         self.params = list(params)
         self.interval_s = interval_s
         self.clock = clock
+        self.columns = tuple(columns)
+        self.headline, self.reference = headline, reference
         self._last: float | None = None
         self._shown: tuple[Any, ...] = ()
         self._completed: set[str] = set()  # trials that ended by themselves (or a scheduler)
@@ -114,11 +133,13 @@ class ProgressTable(Callback):
         self._completed.add(trial.trial_id)
         res = trial.last_result or {}
         log.info(
-            "%s finished: %s iterations, eval reward %s (random %s)",
+            "%s finished: %s iterations, eval %s %s (%s %s)",
             trial,
             _fmt(res.get(TRAINING_ITERATION), "{:.0f}"),
-            _fmt(res.get("eval_total_reward"), "{:.3f}"),
-            _fmt(res.get("random_total_reward"), "{:.3f}"),
+            self.headline,
+            _fmt(res.get(f"eval_{self.headline}"), "{:.3f}"),
+            self.reference,
+            _fmt(res.get(f"{self.reference}_{self.headline}"), "{:.3f}"),
         )
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
@@ -130,7 +151,7 @@ class ProgressTable(Callback):
     def table(self, trials: Sequence[Any]) -> str:
         """The table of ``trials`` (Tune ``Trial`` objects) as text."""
         heads = ["trial", "status", *(p.removeprefix("config/") for p in self.params)]
-        heads += [title for _, title, _ in METRIC_COLUMNS]
+        heads += [title for _, title, _ in self.columns]
         rows = []
         for trial in trials:
             flat = flatten_dict(trial.config or {}, delimiter="/")
@@ -138,7 +159,7 @@ class ProgressTable(Callback):
             rows.append(
                 [str(trial), self.status(trial)]
                 + [_fmt(flat.get(p), "{}") for p in self.params]
-                + [_fmt(res.get(key), fmt) for key, _, fmt in METRIC_COLUMNS]
+                + [_fmt(res.get(key), fmt) for key, _, fmt in self.columns]
             )
         counts: dict[str, int] = {}
         for status in map(self.status, trials):

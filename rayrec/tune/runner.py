@@ -332,10 +332,27 @@ def make_scheduler(spec: TuneSpec) -> Any:
 
 
 def callbacks(spec: TuneSpec, progress_interval_s: float) -> list[Any]:
-    from rayrec.tune.progress import ProgressTable, ResumableCSVLogger, ResumableJsonLogger
+    from rayrec.algorithms.registry import get_algorithm
+    from rayrec.evaluation import get_protocol
+    from rayrec.tune.progress import (
+        ProgressTable,
+        ResumableCSVLogger,
+        ResumableJsonLogger,
+        metric_columns,
+    )
 
+    # the protocol of the sweep's (first) algorithm: a sweep mixing protocols is refused
+    # by its report, and its table shows the first one's metrics
+    protocol = get_protocol(get_algorithm(spec.algorithms()[0]).protocol)
+    table = ProgressTable(
+        list(spec.swept()),
+        interval_s=progress_interval_s,
+        columns=metric_columns(protocol.shown),
+        headline=protocol.headline,
+        reference=protocol.references[0] if protocol.references else "",
+    )
     return [
-        ProgressTable(list(spec.swept()), interval_s=progress_interval_s),
+        table,
         ResumableCSVLogger(),
         ResumableJsonLogger(),
     ]

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from rayrec.tune.progress import (
+    PROGRESS_LOGGER,
     ProgressTable,
     ResumableCSVLogger,
     ResumableJsonLogger,
     keep_csv_rows_before,
+    metric_columns,
 )
 
 
@@ -119,6 +124,23 @@ def test_progress_table_shows_swept_values_and_chosen_metrics(tmp_path: Path) ->
                                 "2.250", "7.00"]  # fmt: skip
     assert lines[3].split()[-2:] == ["-", "-"]  # not evaluated yet
     assert "rayrec" not in table and "env" not in lines[2]  # no run settings / config dump
+
+
+def test_progress_table_of_a_rating_sweep_shows_its_protocols_metrics(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    done = FakeTrial(tmp_path / "a", "a_00000")
+    done.status = "TERMINATED"
+    done.last_result = row(2, eval_rmse=1.25, eval_mae=0.75, global_mean_rmse=1.125)
+    table = ProgressTable(
+        ["seed"], columns=metric_columns(("rmse", "mae")), headline="rmse", reference="global_mean"
+    )
+    lines = table.table([done]).splitlines()
+    assert lines[1].split()[-4:] == ["eval", "rmse", "eval", "mae"]
+    assert lines[2].split()[-2:] == ["1.250", "0.750"]
+    with caplog.at_level(logging.INFO, logger=PROGRESS_LOGGER):
+        table.on_trial_complete(0, [done], done)
+    assert "eval rmse 1.250 (global_mean 1.125)" in caplog.text
 
 
 def test_progress_table_is_logged_only_when_something_changed(tmp_path: Path) -> None:
