@@ -253,10 +253,15 @@ def check_search_points(spec: TuneSpec, space: dict[str, Any], where: str) -> in
 
 
 def check_simulator(spec: TuneSpec, where: str) -> None:
-    """The spec's simulator exists (a learned one must be trained first)."""
+    """The spec's simulator exists (a learned one must be trained first); an env kind
+    that replays a dataset (``rating_walk``) finds and reads its data."""
+    from rayrec.environments import env_config_for, read_kind
     from rayrec.environments.rllib_env import resolve_simulator
 
     try:
+        if read_kind(spec.env) != "slate":
+            env_config_for(spec.env, spec.simulator, option="a `simulator:` key in the spec with")
+            return
         resolve_simulator(spec.env, spec.simulator, option="a `simulator:` key in the spec with")
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from exc

@@ -265,3 +265,28 @@ def test_ddpg_la_gamma_spec_is_the_papers_study() -> None:
     assert raw["stop"]["env_steps"] == 100_000
     assert "env" not in raw["smoke"]  # no synthetic rating env: the smoke needs ML-1M
     assert "users 1-2999" in raw["description"]
+
+
+def test_a_rating_sweep_checks_its_data_and_needs_no_simulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rayrec.tune.runner import check_simulator
+    from tests.algorithms.test_ddpg_la import write_rating_log
+    from tests.algorithms.test_ddpg_la import write_spec as write_rating_spec
+
+    monkeypatch.delenv("RAYREC_DATA", raising=False)
+    env = write_rating_spec(tmp_path, write_rating_log(tmp_path / "data", users=6))
+    spec = load_tune_spec(
+        write_spec(tmp_path, tiny_spec(algorithm="ddpg-la", env=str(env), search_space={}))
+    )
+    check_simulator(spec, "spec.yaml")  # the data is there: nothing to train first
+    assert param_space(spec)["rayrec"]["simulator"] is None  # trials read the spec's path
+    (tmp_path / "empty").mkdir()
+    missing = tmp_path / "missing"
+    missing.mkdir()
+    env = write_rating_spec(missing, tmp_path / "empty")  # a data folder without the files
+    spec = load_tune_spec(
+        write_spec(tmp_path, tiny_spec(algorithm="ddpg-la", env=str(env), search_space={}))
+    )
+    with pytest.raises(InputError, match=r"^spec.yaml: .*ratings.dat"):
+        check_simulator(spec, "spec.yaml")
