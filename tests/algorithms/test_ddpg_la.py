@@ -244,3 +244,30 @@ def test_cli_trains_prints_the_walk_next_to_the_mean_and_evaluates_the_checkpoin
     # the checkpoint's greedy walk is the one the run evaluated
     assert evaluated["rmse"] == pytest.approx(trained["ddpg-la"]["rmse"], rel=1e-6)
     assert evaluated["global_mean"]["rmse"] == pytest.approx(trained["global_mean"]["rmse"])
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_the_table_runs_variants_next_to_every_baseline_and_resumes(
+    tmp_path: Path, ray_session: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rayrec.cli import main
+
+    spec = write_spec(tmp_path, write_rating_log(tmp_path / "data", users=10, per_user=20))
+    out = tmp_path / "table"
+    argv = ["reproduce", "ddpg-la-table", "--env", str(spec), "--values", "rlstm", "attention"]
+    argv += ["--seeds", "0", "--budget-steps", "300", "--out", str(out)]
+    argv += ["--config", "num_steps_sampled_before_learning_starts=100"]
+    assert main(argv) == 0
+    table = (out / "table.md").read_text()
+    rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")}
+    assert {"DDPG+RLSTM", "DDPG+self_attention"} <= rows
+    for name in ("global_mean", "user_mean", "KNNBasic", "KNNBaseline", "SVD", "SVDpp", "NMF"):
+        assert f"*{name}* (reference)" in rows, name
+    assert (out / "ddpg-la" / "model.variant=rlstm" / "s0" / "result.json").is_file()
+    first = capsys.readouterr()
+    assert "training ddpg-la model.variant=rlstm seed 0" in first.out + first.err
+    assert main(argv) == 0  # a rerun reuses both runs
+    again = capsys.readouterr()
+    assert "training ddpg-la" not in again.out + again.err
+    assert "reusing ddpg-la model.variant=attention seed 0" in again.out + again.err
