@@ -276,10 +276,10 @@ def study_figure(
     from rayrec.metrics.summary import mean_std
 
     headline = get_protocol(study.table.protocol).headline
-    fig = Figure(figsize=(6.4, 4.4))
+    numeric = all(_is_number(p.value) for p in points)
+    fig = Figure(figsize=(6.4 if numeric else max(6.4, 1.0 * len(points)), 4.4))
     FigureCanvasAgg(fig)
     ax = fig.subplots()
-    numeric = all(_is_number(p.value) for p in points)
     xs = [float(p.value) if numeric else float(i) for i, p in enumerate(points)]
     for x, p in zip(xs, points, strict=True):
         ax.plot([x] * len(p.metric), p.metric, "o", color="tab:blue", alpha=0.3, ms=4)
@@ -303,7 +303,10 @@ def study_figure(
             shown = f"{level:.2f}" if name in REFERENCE_LINES else f"{level:.3f}"
             ax.axhline(level, linestyle="--", color=colour, label=f"{name} ({shown})")
     _x_axis(ax, xs, numeric)
-    ax.set_xticks(xs, [p.label for p in points])
+    if numeric:
+        ax.set_xticks(xs, [p.label for p in points])
+    else:  # names (a table's variants): slanted, so that long ones do not overlap
+        ax.set_xticks(xs, [p.label for p in points], rotation=30, ha="right", fontsize=8)
     ax.set_xlabel(study.parameter)
     ax.set_ylabel(_header(study.table, headline))
     seeds = ", ".join(str(s) for s in plan.runs.seeds)
@@ -312,7 +315,10 @@ def study_figure(
         fontsize=10,
     )
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if numeric:
+        ax.legend(fontsize=8)
+    else:  # many reference lines: beside the axes, clear of the points
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
