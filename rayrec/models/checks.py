@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 from rayrec.errors import InputError
@@ -98,3 +99,10 @@ def check_widths(name: str, value: Any) -> tuple[int, ...]:
     if not all(_is_int(w) and w >= 1 for w in value):
         raise InputError(f"{name}: expected a list of integers >= 1, got {value!r}")
     return tuple(int(w) for w in value)
+
+
+def shared_fields(cls: Any, settings: object) -> dict[str, Any]:
+    """The values of dataclass ``cls``'s fields that ``settings`` carries by the same names
+    (an encoder's settings inside a model config; fields it lacks are left out, so they
+    keep ``cls``'s defaults)."""
+    return {f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)}

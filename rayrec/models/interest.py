@@ -32,7 +32,7 @@ m short window, L train window.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Final
 
 import torch
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rayrec.errors import InputError
-from rayrec.models.checks import check_choice, check_int, check_number
+from rayrec.models.checks import check_choice, check_int, check_number, shared_fields
 from rayrec.models.variants import VARIANT_LABELS, VARIANTS
 
 #: Position weights of the T-self-attention read-out (``sum`` is the plain module's).
@@ -235,10 +235,7 @@ class InterestEncoderConfig:
     def of(cls, settings: object) -> InterestEncoderConfig:
         """The encoder fields of a model config that carries them by the same names
         (fields it lacks keep their defaults)."""
-        values = {
-            f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)
-        }
-        return cls(**values)
+        return cls(**shared_fields(cls, settings))
 
     def __post_init__(self) -> None:
         check_choice("model.variant", self.variant, VARIANTS)

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from itertools import pairwise
 
 import torch
 from torch import nn
 
 from rayrec.errors import InputError
-from rayrec.models.checks import check_bool, check_int, check_number, check_widths
+from rayrec.models.checks import check_bool, check_int, check_number, check_widths, shared_fields
 from rayrec.models.encoders import SASRecEncoder, fast_dropout
 
 
@@ -85,10 +85,7 @@ class StateEncoderConfig:
     def of(cls, settings: object) -> StateEncoderConfig:
         """The encoder fields of a model config that carries them by the same names
         (fields it lacks keep their defaults)."""
-        values = {
-            f.name: getattr(settings, f.name) for f in fields(cls) if hasattr(settings, f.name)
-        }
-        return cls(**values)
+        return cls(**shared_fields(cls, settings))
 
     def __post_init__(self) -> None:
         check_int("model.state_dim", self.state_dim, low=1)

@@ -83,8 +83,7 @@ class DDPGLAModelConfig:
 
     def encoder_config(self) -> InterestEncoderConfig:
         """The state encoder's settings (its own checks run)."""
-        names = {f.name for f in fields(InterestEncoderConfig)}
-        return InterestEncoderConfig(**{k: getattr(self, k) for k in names if hasattr(self, k)})
+        return InterestEncoderConfig.of(self)
 
     @classmethod
     def from_model_config(cls, model_config: dict[str, Any]) -> DDPGLAModelConfig:
