@@ -228,7 +228,7 @@ class DDPGConfig(DQNConfig):
     """
 
     #: the dataclass of this algorithm's ``model_config`` keys (checked by ``rayrec``)
-    model_config_class: type = DDPGModelConfig
+    model_config_class: Any = DDPGModelConfig
 
     def __init__(self, algo_class: type | None = None) -> None:
         super().__init__(algo_class=algo_class or DDPG)
@@ -367,8 +367,8 @@ class DDPGConfig(DQNConfig):
             self._value_error(
                 f"{label} config: 'policy_delay' must be an integer >= 1, got {self.policy_delay!r}"
             )
-        try:  # the model fields too, before any module is built (in a Ray worker)
-            DDPGModelConfig.from_model_config(self.model_config)
+        try:  # the model fields too (this algorithm's), before any module is built
+            self.model_config_class.from_model_config(self.model_config)
         except InputError as exc:
             self._value_error(str(exc))
 

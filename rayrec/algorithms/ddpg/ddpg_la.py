@@ -29,7 +29,6 @@ from typing import Any, Literal
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
 from rayrec.algorithms.ddpg.ddpg import DDPG, NOISE_TYPES, DDPGConfig
-from rayrec.errors import InputError
 from rayrec.models.checks import check_choice, check_number, check_widths
 from rayrec.models.interest import InterestEncoderConfig
 
@@ -105,7 +104,7 @@ class DDPGLAConfig(DDPGConfig):
     gradient clipping. Twin critics are not offered.
     """
 
-    model_config_class: type = DDPGLAModelConfig
+    model_config_class: Any = DDPGLAModelConfig
     _label = "DDPG-LA"
 
     def __init__(self, algo_class: type | None = None) -> None:
@@ -119,10 +118,6 @@ class DDPGLAConfig(DDPGConfig):
         super().validate()
         if self.twin_q or self.target_noise:
             self._value_error("DDPG-LA config: twin critics / target smoothing are not offered")
-        try:
-            DDPGLAModelConfig.from_model_config(self.model_config)
-        except InputError as exc:
-            self._value_error(str(exc))
 
     def get_default_rl_module_spec(self) -> RLModuleSpec:
         from rayrec.algorithms.ddpg.torch.ddpg_la_torch_rl_module import DDPGLATorchRLModule
