@@ -417,6 +417,16 @@ class InterestEncoder(nn.Module):
         parts.append(self.current(now))  # (B, r)
         return torch.cat(parts, dim=-1), state_out  # (B, out_dim)
 
+    def start_slot(self, real: torch.Tensor, new: torch.Tensor, rewind: int) -> torch.Tensor:
+        """(B,) the ring slot a re-encoding starts from: ``a = min(rewind, consumed)``, the
+        state ``a`` consumed records back (``consumed`` = real records in the window −
+        ``new``), capped to the ring (a variant without an LSTM carries one slot).
+
+        real (B,) the number of real records in the window, new (B,) -> (B,) long. For
+        the *next* observation's slot pass ``new = 0``: every record is consumed then."""
+        consumed = real.long() - new.long()  # (B,)
+        return consumed.clamp(min=0, max=min(rewind, self.state_shape[0] - 1))  # (B,)
+
     def _long_term(
         self,
         x: torch.Tensor,
@@ -440,7 +450,7 @@ class InterestEncoder(nn.Module):
         new = new.to(device=x.device, dtype=torch.long)  # (B,)
         count = real.sum(1)  # (B,)
         consumed = count - new  # (B,)
-        a = consumed.clamp(min=0, max=rewind)  # (B,)
+        a = self.start_slot(count, new, rewind)  # (B,)
         n = a + new  # (B,)  cell steps per row
         longest, overdrawn = torch.stack([n.max(), (consumed < 0).sum()]).tolist()
         if overdrawn:

@@ -170,14 +170,12 @@ class DDPGLATorchRLModule(DefaultDDPGTorchRLModule):
         )
 
     def _starts(self, inputs: tuple[torch.Tensor, ...], after: bool) -> torch.Tensor:
-        """(B,) a: where in the ring the replayed re-encoding starts, for this
-        observation (``after`` False: min(L, consumed before the step)) or for the
-        next one (True: min(L, every record in the window))."""
+        """(B,) the ring slot a replayed re-encoding starts from, for this observation
+        (``after`` False) or for the next one (True: every record consumed by then);
+        the encoder's own rule (:meth:`InterestEncoder.start_slot`)."""
         mask, new = inputs[2], inputs[3]
-        real = mask.sum(dim=1).long()  # (B,)
-        consumed = real if after else real - new
-        # a variant without an LSTM carries a one-slot placeholder ring
-        return consumed.clamp(min=0, max=min(self.rewind, self.ring_slots - 1))  # (B,)
+        real = mask.sum(dim=1)  # (B,)
+        return self.state_encoder.start_slot(real, new * 0 if after else new, self.rewind)
 
     @staticmethod
     def _pick(ring: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
