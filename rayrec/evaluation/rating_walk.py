@@ -68,10 +68,13 @@ def walk_predictions(
         predicted.append(action[scored, 0])
         real.append(np.asarray(info["rating"])[scored])
         users.append(np.asarray(info["user"])[scored])
-        state = {name: ring.clone() for name, ring in out[Columns.STATE_OUT].items()}
-        # the rows reset by this step start their new user from the initial state
-        for name, ring in state.items():
-            ring[torch.as_tensor(resetting)] = initial[name][0]
+        state = dict(out[Columns.STATE_OUT])
+        if resetting.any():  # the rows reset by this step start their new user afresh
+            rows = torch.as_tensor(resetting)
+            # a copy: a ring passed through unchanged is the previous step's tensor
+            state = {name: ring.clone() for name, ring in state.items()}
+            for name, ring in state.items():
+                ring[rows] = initial[name][0]
         resetting = np.asarray(terminated) | np.asarray(truncated)
     scale = high - low
     return (
