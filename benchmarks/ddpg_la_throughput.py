@@ -87,17 +87,14 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
 import time
 from typing import Any
 
 import numpy as np
 import torch
-from hac_learner_update import learner_update_blocks  # benchmarks/ is on sys.path
-from hac_throughput import _Timed  # the same timer around sampling and updates
+from hac_throughput import time_learning  # the same timed loop and ceiling as HAC's
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
-from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
 
 from rayrec.environments.rating_walk import RatingWalkEnv, make_env
 from rayrec.environments.spec import env_config_for
@@ -209,49 +206,15 @@ def measure(
     config, _ = build_config(opts)
     algo: Any = config.build_algo()
     try:
-        steps = 0
-        while steps < LEARNING_STARTS + 256:  # until updates happen every iteration
-            steps = algo.train()[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME]
-        # time spent waiting for samples and inside learner updates, measured around
-        # the calls themselves (RLlib's timers are smoothed per call)
-        sample = algo._sample = _Timed(algo._sample)
-        update = algo.learner_group.update = _Timed(algo.learner_group.update)
-        start_steps, t0 = steps, time.perf_counter()
-        iters = 0
-        while time.perf_counter() - t0 < seconds:
-            steps = algo.train()[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME]
-            iters += 1
-        wall = time.perf_counter() - t0
-        batch = int(config.total_train_batch_size)
-        ms_alone = statistics.median(
-            learner_update_blocks(
-                algo, batch, steps, updates=max(alone_updates // 3, 1), repeats=3, warmup=5
-            )
+        timed = time_learning(
+            algo, config, intensity, seconds, LEARNING_STARTS + 256, alone_updates
         )
         module = algo.learner_group._learner.module[DEFAULT_MODULE_ID]  # the local learner
         variant_used = module.cfg.variant
         acting = [acting_alone(module, env, b, alone_seconds) for b in act_batches]
     finally:
         algo.stop()
-    steps_per_s = (steps - start_steps) / wall
-    # the learner alone bounds the rate: batch / (intensity × s per update) user-steps/s
-    ceiling = batch / (intensity * ms_alone / 1000)
-    row = {
-        "env_runners": runners,
-        "users_per_env": users,
-        "variant": variant_used,
-        "steps_per_s": round(steps_per_s, 1),
-        "updates_per_s": round(update.calls / wall, 1),
-        "ms_per_update": round(1000 * update.seconds / max(update.calls, 1), 1),
-        "ms_per_update_alone": round(ms_alone, 1),
-        "batch": batch,
-        "ceiling_steps_per_s": round(ceiling, 1),
-        "of_ceiling": round(steps_per_s / ceiling, 3),
-        "sample_wait_share": round(sample.seconds / wall, 3),
-        "learner_share": round(update.seconds / wall, 3),
-        "other_share": round(max(wall - sample.seconds - update.seconds, 0.0) / wall, 3),
-        "iterations": iters,
-    }
+    row = {"env_runners": runners, "users_per_env": users, "variant": variant_used, **timed}
     return row, acting
 
 

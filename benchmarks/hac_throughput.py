@@ -140,6 +140,46 @@ def learner_alone_ms(algo: Any, batch: int, updates: int, steps: int) -> float:
     return statistics.median(blocks)
 
 
+def time_learning(
+    algo: Any, config: Any, intensity: float, seconds: float, warm_steps: int, alone_updates: int
+) -> dict[str, Any]:
+    """Train ``algo`` until ``warm_steps`` env steps were sampled (updates then happen every
+    iteration), then for ``seconds``, timing the waits for samples and the learner updates
+    around the calls themselves (RLlib's timers are smoothed per call); then the learner
+    alone (:func:`learner_alone_ms`). Returns the row's figures: steps/s, updates/s, ms per
+    update in the loop and alone, the learner-bound ceiling and the share of it reached,
+    the shares of wall time, iterations."""
+    steps = 0
+    while steps < warm_steps:
+        steps = algo.train()[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME]
+    sample = algo._sample = _Timed(algo._sample)
+    update = algo.learner_group.update = _Timed(algo.learner_group.update)
+    start_steps, t0 = steps, time.perf_counter()
+    iters = 0
+    while time.perf_counter() - t0 < seconds:
+        steps = algo.train()[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME]
+        iters += 1
+    wall = time.perf_counter() - t0
+    batch = int(config.total_train_batch_size)
+    ms_alone = learner_alone_ms(algo, batch, alone_updates, steps)
+    steps_per_s = (steps - start_steps) / wall
+    # the learner alone bounds the rate: batch / (intensity × s per update) user-steps/s
+    ceiling = batch / (intensity * ms_alone / 1000)
+    return {
+        "steps_per_s": round(steps_per_s, 1),
+        "updates_per_s": round(update.calls / wall, 1),
+        "ms_per_update": round(1000 * update.seconds / max(update.calls, 1), 1),
+        "ms_per_update_alone": round(ms_alone, 1),
+        "batch": batch,
+        "ceiling_steps_per_s": round(ceiling, 1),
+        "of_ceiling": round(steps_per_s / ceiling, 3),
+        "sample_wait_share": round(sample.seconds / wall, 3),
+        "learner_share": round(update.seconds / wall, 3),
+        "other_share": round(max(wall - sample.seconds - update.seconds, 0.0) / wall, 3),
+        "iterations": iters,
+    }
+
+
 def measure(
     env: str,
     runners: int,
@@ -166,42 +206,14 @@ def measure(
     config, _ = build_config(opts)
     algo: Any = config.build_algo()
     try:
-        steps = 0
-        while steps < 512 + 64:  # until updates happen every iteration
-            steps = algo.train()[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME]
-        # time spent waiting for samples and inside learner updates, measured around
-        # the calls themselves (RLlib's timers are smoothed per call)
-        sample = algo._sample = _Timed(algo._sample)
-        update = algo.learner_group.update = _Timed(algo.learner_group.update)
-        start_steps, t0 = steps, time.perf_counter()
-        iters = 0
-        while time.perf_counter() - t0 < seconds:
-            steps = algo.train()[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME]
-            iters += 1
-        wall = time.perf_counter() - t0
-        batch = int(config.total_train_batch_size)
-        ms_alone = learner_alone_ms(algo, batch, alone_updates, steps)
+        row = time_learning(algo, config, intensity, seconds, 512 + 64, alone_updates)
     finally:
         algo.stop()
-    n_steps = steps - start_steps
-    steps_per_s = n_steps / wall
-    # the learner alone bounds the rate: batch / (intensity × s per update) user-steps/s
-    ceiling = batch / (intensity * ms_alone / 1000)
     return {
         "env_runners": runners,
         "users_per_env": users,
         "sampling": "async" if async_sampling and runners > 0 else "sync",
-        "steps_per_s": round(steps_per_s, 1),
-        "updates_per_s": round(update.calls / wall, 1),
-        "ms_per_update": round(1000 * update.seconds / max(update.calls, 1), 1),
-        "ms_per_update_alone": round(ms_alone, 1),
-        "batch": batch,
-        "ceiling_steps_per_s": round(ceiling, 1),
-        "of_ceiling": round(steps_per_s / ceiling, 3),
-        "sample_wait_share": round(sample.seconds / wall, 3),
-        "learner_share": round(update.seconds / wall, 3),
-        "other_share": round(max(wall - sample.seconds - update.seconds, 0.0) / wall, 3),
-        "iterations": iters,
+        **row,
     }
 
 
