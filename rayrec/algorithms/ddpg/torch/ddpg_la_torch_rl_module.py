@@ -31,7 +31,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 import gymnasium as gym
-import numpy as np
 import torch
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.learner.utils import make_target_network
@@ -295,7 +294,5 @@ class DDPGLATorchRLModule(DefaultDDPGTorchRLModule):
 
     def initial_state_batch(self, batch: int) -> dict[str, torch.Tensor]:
         """The initial carried state for ``batch`` rows (evaluation helper)."""
-        return {
-            name: torch.as_tensor(np.asarray(ring)).unsqueeze(0).repeat(batch, 1, 1, 1)
-            for name, ring in self.get_initial_state().items()
-        }
+        ring = self.state_encoder.initial_state(batch)  # (B, L + 1, 2, H)
+        return {name: ring.clone() for name in self._rings()}
