@@ -231,10 +231,11 @@ def user_neighbours(matrix: sp.csr_matrix, k: int, batch: int = 1024) -> sp.csr_
         CSR (U, U) float64: row u holds ``cos(u, v)`` for u's neighbours v, ties
         broken by the lower user index; zero similarities are dropped.
     """
+    matrix = sp.csr_matrix(matrix, dtype=np.float64)  # (U, I)
     n_users = matrix.shape[0]
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())  # (U,)
     inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)  # (U,)
-    unit = sp.csr_matrix(sp.diags(inverse) @ matrix, dtype=np.float64)  # (U, I) unit rows
+    unit = sp.csr_matrix(sp.diags(inverse) @ matrix)  # (U, I) unit rows
     k = min(k, n_users - 1)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
