@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -274,15 +273,13 @@ def test_bad_options_are_refused(hand: TopNData) -> None:
 
 
 # ---------------------------------------------------------------------- real data
-def test_ml1m_fits_and_scores_in_seconds() -> None:
+def test_ml1m_figures_stay_where_they_were_measured() -> None:
     from rayrec.data.datasets import load_dataset
     from tests.conftest import shared_dataset
 
     data = build_topn_data(load_dataset("ml-1m", shared_dataset("movielens-1m")))
     assert (data.n_users, data.n_items) == (2999, 3615)
-    start = time.perf_counter()
-    rows = evaluate_topn_baselines(data)
-    assert time.perf_counter() - start < 30.0
+    rows = evaluate_topn_baselines(data)  # speed: benchmarks/topn_baselines.py
     # measured 2026-12: most-popular 0.103, ItemCF 0.131, UserCF 0.128 P@10 (rated)
     assert rows["most_popular"]["precision@10"] == pytest.approx(0.103, abs=0.005)
     assert rows["itemcf"]["precision@10"] == pytest.approx(0.131, abs=0.005)
