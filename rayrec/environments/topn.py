@@ -463,7 +463,8 @@ class TopNEnv(VectorEnv):
             )
         f_u = data.user_features.shape[1]
         obs_spaces: dict[str, spaces.Space[Any]] = {
-            OBS_USER_FEATURES: spaces.Box(-np.inf, np.inf, shape=(f_u,), dtype=np.float32),
+            # one-hot blocks and the min-max age fitted on every user with a record
+            OBS_USER_FEATURES: spaces.Box(0.0, 1.0, shape=(f_u,), dtype=np.float32),
             OBS_LONG_ITEMS: spaces.Box(0, n_items, shape=(big_l,), dtype=np.int64),
             OBS_SHORT_ITEMS: spaces.Box(0, n_items, shape=(n,), dtype=np.int64),
             # gymnasium's Box holds bool arrays; its stubs list only numeric dtypes
