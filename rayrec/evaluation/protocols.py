@@ -122,6 +122,19 @@ PROTOCOLS: dict[str, EvaluationProtocol] = {
             module_evaluator=slate_rollout.evaluate_module,
             reference_evaluator=slate_rollout.reference_results,
         ),
+        # before full_ranking: a results table's eval_precision@10 column is a topn run's
+        # (protocol_from_columns takes the first protocol whose headline column it holds)
+        EvaluationProtocol(
+            name=topn.NAME,
+            env_kinds=("topn",),
+            summary="precision / recall / HR / NDCG @10 of each user's top 10 over the full"
+            " item pool against its test part, train items excluded",
+            metrics=topn.METRICS,
+            headline="precision@10",
+            shown=topn.METRICS,
+            module_evaluator=topn.evaluate_module,
+            evaluates="every user's test part",
+        ),
         EvaluationProtocol(
             name=full_ranking.NAME,
             env_kinds=("logged_sessions",),
@@ -143,17 +156,6 @@ PROTOCOLS: dict[str, EvaluationProtocol] = {
             module_evaluator=rating_walk.evaluate_module,
             reference_evaluator=rating_walk.reference_results,
             evaluates="every user's test records",
-        ),
-        EvaluationProtocol(
-            name=topn.NAME,
-            env_kinds=("topn",),
-            summary="precision / recall / HR / NDCG @10 of each user's top 10 over the full"
-            " item pool against its test part, train items excluded",
-            metrics=topn.METRICS,
-            headline="precision@10",
-            shown=topn.METRICS,
-            module_evaluator=topn.evaluate_module,
-            evaluates="every user's test part",
         ),
     )
 }
