@@ -3,11 +3,13 @@
 An env spec (``envs/*.yaml``, or a packaged spec by name; key ``kind``) says how a
 session runs; its kind picks the schema and the environment
 (:mod:`rayrec.environments.spec`). Registered kinds: ``slate``
-(:mod:`~rayrec.environments.slate`, in RLlib through :mod:`~rayrec.environments.rllib_env`)
-and ``rating_walk`` (:mod:`~rayrec.environments.rating_walk`).
+(:mod:`~rayrec.environments.slate`, in RLlib through :mod:`~rayrec.environments.rllib_env`),
+``rating_walk`` (:mod:`~rayrec.environments.rating_walk`) and ``topn``
+(:mod:`~rayrec.environments.topn`).
 """
 
-# rating_walk registers the rating_walk kind on import, rllib_env the slate kind
+# rating_walk registers the rating_walk kind on import, topn the topn kind, rllib_env
+# the slate kind
 from rayrec.environments.rating_walk import RatingWalkEnv, RatingWalkSpec, WalkConfig
 from rayrec.environments.rllib_env import (
     default_simulator_folder,
@@ -32,6 +34,7 @@ from rayrec.environments.spec import (
     registered_kinds,
     resolve_env_spec,
 )
+from rayrec.environments.topn import TopNConfig, TopNEnv, TopNSpec
 
 __all__ = [
     "DEFAULT_KIND",
@@ -42,6 +45,9 @@ __all__ = [
     "RatingWalkEnv",
     "RatingWalkSpec",
     "SlateEnvSpec",
+    "TopNConfig",
+    "TopNEnv",
+    "TopNSpec",
     "WalkConfig",
     "default_simulator_folder",
     "default_simulator_root",

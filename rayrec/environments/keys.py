@@ -47,3 +47,18 @@ INFO_PREDICTED = "predicted"
 INFO_USER = "user"
 #: position of the predicted record in its user's history (-1 when none)
 INFO_POSITION = "position"
+
+# topn observations (a contract with the top-N policies; shapes per sub-env; the user
+# features travel under OBS_USER_FEATURES)
+#: (L,) int64 the liked items consumed so far, most recent last, left-padded with 0
+OBS_LONG_ITEMS = "long_items"
+#: (n,) int64 the last n consumed items, most recent last, left-padded with 0
+OBS_SHORT_ITEMS = "short_items"
+#: (I + 1,) bool True where the item may be recommended (never column 0, padding)
+OBS_ACTION_MASK = "action_mask"
+
+# topn infos, each (B,) per step (INFO_USER: the dense user id the step recommended to)
+#: the step's action recommended an item (False on the step that starts a new user)
+INFO_RECOMMENDED = "recommended"
+#: the recommended item was allowed, in the user's train ratings and liked
+INFO_HIT = "hit"

@@ -2,10 +2,12 @@
 
 - ``slate_rollout`` (env kind ``slate``): greedy sessions in the evaluation simulator
   next to a random policy (:mod:`rayrec.evaluation.slate_rollout`);
-- ``full_ranking`` (``topn``, ``logged_sessions``): HR / NDCG / P / R / MRR @k over
+- ``full_ranking`` (``logged_sessions``): HR / NDCG / P / R / MRR @k over
   the full item pool with seen items excluded (:mod:`rayrec.evaluation.full_ranking`);
 - ``rating_error`` (``rating_walk``): RMSE / MAE of predicted ratings
-  (:mod:`rayrec.evaluation.rating_error`).
+  (:mod:`rayrec.evaluation.rating_error`);
+- ``topn`` (``topn``): precision / recall / HR / NDCG @10 over each user's test part
+  (:mod:`rayrec.evaluation.topn`).
 """
 
 from rayrec.evaluation.protocols import (

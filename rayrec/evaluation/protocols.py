@@ -6,7 +6,7 @@ reports :meth:`EvaluationProtocol.columns`, tables average :attr:`EvalResult.met
 ``full_ranking`` and ``rating_error`` evaluate generic inputs (a scorer or predictor
 and arrays: :func:`~rayrec.evaluation.full_ranking.evaluate_full_ranking`,
 :func:`~rayrec.evaluation.rating_error.evaluate_rating_error`); the env kinds that hold
-their data (``topn``, ``logged_sessions``, ``rating_walk``) bring the step from a
+their data (``logged_sessions``, ``rating_walk``, ``topn``) bring the step from a
 trained module to those inputs, and until one does, :meth:`evaluate_module` says so.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 from rayrec.config import lookup
 from rayrec.errors import InputError
-from rayrec.evaluation import full_ranking, rating_error, rating_walk, slate_rollout
+from rayrec.evaluation import full_ranking, rating_error, rating_walk, slate_rollout, topn
 from rayrec.evaluation.result import EvalResult
 
 #: (trained RLModule, env_config, users=, seed=) -> result
@@ -122,9 +122,22 @@ PROTOCOLS: dict[str, EvaluationProtocol] = {
             module_evaluator=slate_rollout.evaluate_module,
             reference_evaluator=slate_rollout.reference_results,
         ),
+        # before full_ranking: a results table's eval_precision@10 column is a topn run's
+        # (protocol_from_columns takes the first protocol whose headline column it holds)
+        EvaluationProtocol(
+            name=topn.NAME,
+            env_kinds=("topn",),
+            summary="precision / recall / HR / NDCG @10 of each user's top 10 over the full"
+            " item pool against its test part, train items excluded",
+            metrics=topn.METRICS,
+            headline="precision@10",
+            shown=topn.METRICS,
+            module_evaluator=topn.evaluate_module,
+            evaluates="every user's test part",
+        ),
         EvaluationProtocol(
             name=full_ranking.NAME,
-            env_kinds=("topn", "logged_sessions"),
+            env_kinds=("logged_sessions",),
             summary="HR / NDCG / precision / recall / MRR @k over the full item pool,"
             " seen items excluded",
             metrics=full_ranking.metric_names(),
