@@ -257,3 +257,15 @@ def _ddpg_la() -> Any:
     from rayrec.algorithms.ddpg.ddpg_la import DDPGLAConfig
 
     return DDPGLAConfig()
+
+
+@register_algorithm(
+    "lsrwrl",
+    env_kinds=("topn",),
+    protocol="topn",
+    summary="DQN over DeepFM long-term + self-attention short-term interest: top-N",
+)
+def _lsrwrl() -> Any:
+    from rayrec.algorithms.lsrwrl import LSRWRLConfig
+
+    return LSRWRLConfig()

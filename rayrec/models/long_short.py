@@ -141,16 +141,22 @@ class DeepFMInterest(nn.Module):
         self.dnn = nn.Sequential(MLP(n_fields * k, inner, h, dropout=cfg.dropout), nn.ReLU())
 
     def forward(self, user_features: torch.Tensor, long_items: torch.Tensor) -> torch.Tensor:
-        """user_features (B, F_u), long_items (B, L) -> (B, k + h)."""
-        real = (long_items > 0).float()  # (B, L)
-        count = real.sum(dim=1, keepdim=True).clamp(min=1.0)  # (B, 1)
-        x_items = real / count  # (B, L) each liked item's x_i = 1 / |liked|
-        item_terms = self.item_v(long_items) * x_items.unsqueeze(-1)  # (B, L, k)
+        """user_features (B, F_u), long_items (B, L) -> (B, k + h).
+
+        The FM vector is computed from the two sums ``Σ v_i x_i`` and ``Σ (v_i x_i)²``
+        (:func:`fm_interaction`'s identity) without stacking the terms: padding's row of
+        ``item_v`` is zero, so padded slots add nothing to either sum.
+        """
+        count = (long_items > 0).sum(dim=1, keepdim=True).clamp(min=1).float()  # (B, 1)
+        e = self.item_v(long_items)  # (B, L, k) zero rows at padding
+        item_sum = e.sum(dim=1) / count  # (B, k) Σ v_j x_j, x_j = 1 / |liked|
+        item_sq = (e * e).sum(dim=1) / (count * count)  # (B, k) Σ (v_j x_j)²
         user_terms = user_features.unsqueeze(-1) * self.user_v  # (B, F_u, k)
-        terms = torch.cat([user_terms, item_terms], dim=1)  # (B, F_u + L, k)
-        fm = fm_interaction(terms)  # (B, k)
-        fields = list(torch.split(user_terms, list(self.user_fields), dim=1))  # G × (B, w, k)
-        field_emb = [f.sum(dim=1) for f in fields] + [item_terms.sum(dim=1)]  # (G+1) × (B, k)
+        total = user_terms.sum(dim=1) + item_sum  # (B, k)
+        squares = (user_terms * user_terms).sum(dim=1) + item_sq  # (B, k)
+        fm = 0.5 * (total * total - squares)  # (B, k)
+        fields = torch.split(user_terms, list(self.user_fields), dim=1)  # G × (B, w, k)
+        field_emb = [f.sum(dim=1) for f in fields] + [item_sum]  # (G + 1) × (B, k)
         dnn = self.dnn(torch.cat(field_emb, dim=-1))  # (B, h)
         return torch.cat([fm, dnn], dim=-1)  # (B, k + h)
 
