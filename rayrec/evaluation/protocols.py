@@ -132,7 +132,9 @@ PROTOCOLS: dict[str, EvaluationProtocol] = {
             metrics=topn.METRICS,
             headline="precision@10",
             shown=topn.METRICS,
+            references=topn.REFERENCES,
             module_evaluator=topn.evaluate_module,
+            reference_evaluator=topn.reference_results,
             evaluates="every user's test part",
         ),
         EvaluationProtocol(

@@ -176,20 +176,50 @@ def evaluate_module(
 ) -> EvalResult:
     """The protocol's module evaluator: the module's Q-values on every evaluated user's
     final observation, under the spec's relevance, with the liked-only precision and
-    recall added (``users`` and ``seed`` unused: every user is scored, in a fixed order)."""
-    del users, seed
+    recall added, next to :data:`REFERENCES` on the same split (``users`` unused: every
+    user is scored, in a fixed order; ``seed`` seeds the references)."""
     data, config = env_config_of(env_config)
-    q_values = module_q_function(module)
-    main = evaluate_q_values(q_values, data, config)
-    liked = evaluate_q_values(q_values, data, config, relevance="liked")
-    metrics = dict(main.metrics)
-    for k in DEFAULT_KS:
-        for m in ("precision", "recall"):
-            metrics[f"{m}@{k}{LIKED_SUFFIX}"] = liked.metrics[f"{m}@{k}"]
+    scorer = q_value_scorer(module_q_function(module), data, config)
+    main, metrics = protocol_metrics(data, scorer, config)
     return EvalResult(
         protocol=NAME,
         metrics=metrics,
+        references=reference_results(env_config, users=users, seed=seed),
         evaluated=main.evaluated,
         data=f"test part of {env_config.get('spec', 'the top-N split')}"
         f" ({main.evaluated} users, relevance {config.relevance})",
     )
+
+
+#: the reference rows of a top-N evaluation: the classic baselines, fitted in seconds
+#: (the trained sequential ones are a table's rows, :mod:`rayrec.tables.lsrwrl`)
+REFERENCES: tuple[str, ...] = ("most_popular", "itemcf", "usercf")
+
+
+def reference_results(
+    env_config: Mapping[str, Any], *, users: int, seed: int = 1
+) -> dict[str, dict[str, float]]:
+    """Most-popular, ItemCF and UserCF (:mod:`rayrec.baselines.topn`, their defaults) on
+    the env's split, by the module evaluation's metric code and columns."""
+    from rayrec.baselines.topn import fit_scorer
+
+    del users
+    data, config = env_config_of(env_config)
+    return {
+        name: protocol_metrics(data, fit_scorer(name, data, seed=seed), config)[1]
+        for name in REFERENCES
+    }
+
+
+def protocol_metrics(
+    data: TopNData, scorer: Scorer, config: TopNConfig
+) -> tuple[EvalResult, dict[str, float]]:
+    """The protocol's columns of one scorer: :func:`evaluate_scorer` under the spec's
+    relevance, plus the liked-only precision and recall (``<m>@k_liked``)."""
+    main = evaluate_scorer(data, scorer, config.relevance)
+    liked = evaluate_scorer(data, scorer, "liked").metrics
+    metrics = dict(main.metrics)
+    for k in DEFAULT_KS:
+        for m in ("precision", "recall"):
+            metrics[f"{m}@{k}{LIKED_SUFFIX}"] = liked[f"{m}@{k}"]
+    return main, metrics

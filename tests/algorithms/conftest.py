@@ -140,3 +140,32 @@ def rating_batch(env: Any, config: Any, steps: int = 4) -> dict[str, Any]:
         }
         obs, state = next_obs, out[Columns.STATE_OUT]
     return batch
+
+
+@pytest.fixture(scope="session")
+def topn_env() -> Any:
+    """A batched top-N env of B users over a small generated rating log (14 items; a
+    short window of 4, a long window of 3, episodes of 6 steps)."""
+    from rayrec.environments.topn import TopNConfig, TopNEnv
+    from tests.data.test_topn import topn_data
+
+    config = TopNConfig(short_window=4, long_window=3, initial_items=3, episode_length=6)
+    return TopNEnv(topn_data(), B, config, seed=0)
+
+
+def topn_batch(env: Any, seed: int = 0) -> dict[str, Any]:
+    """(B,) transitions of the top-N env from a reset, each user recommended a random
+    available item."""
+    from rayrec.environments.keys import OBS_ACTION_MASK
+
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    actions = np.array([rng.choice(np.flatnonzero(m)) for m in obs[OBS_ACTION_MASK]])
+    next_obs, reward, terminated, _, _ = env.step(actions)
+    return {
+        Columns.OBS: to_tensors(obs),
+        Columns.NEXT_OBS: to_tensors(next_obs),
+        Columns.ACTIONS: torch.as_tensor(actions),  # (B,)
+        Columns.REWARDS: torch.as_tensor(reward, dtype=torch.float32),  # (B,)
+        Columns.TERMINATEDS: torch.as_tensor(terminated),  # (B,)
+    }

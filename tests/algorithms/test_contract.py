@@ -25,6 +25,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from ray.rllib.algorithms.dqn import DQNConfig
+from ray.rllib.algorithms.dqn.default_dqn_rl_module import (
+    QF_NEXT_PREDS,
+    QF_PREDS,
+    QF_TARGET_NEXT_PREDS,
+)
 from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
@@ -54,10 +60,11 @@ from rayrec.algorithms.registry import (
     get_algorithm,
     make_config,
 )
+from rayrec.environments.keys import OBS_ACTION_MASK
 from rayrec.environments.slate import SlateEnv
 from rayrec.errors import InputError
 from rayrec.train import LOGGED_LEARNER_KEYS, TrainOptions, build_config
-from tests.algorithms.conftest import SYNTHETIC, B, rating_batch
+from tests.algorithms.conftest import SYNTHETIC, B, rating_batch, topn_batch
 
 #: DDPG with a Box action (not registered: no env kind serves it yet)
 BOX_FLAT = "ddpg[box, flat obs]"
@@ -72,6 +79,8 @@ def family(config: Any) -> str:
     """Which forward / learner contract a config's algorithm keeps."""
     if isinstance(config, DDPGConfig):
         return "ddpg"
+    if isinstance(config, DQNConfig):  # after DDPG: DDPGConfig is a DQNConfig
+        return "dqn"
     if isinstance(config, PPOConfig):
         return "ppo"
     raise AssertionError(f"{type(config).__name__}: no contract test for this algorithm family")
@@ -131,6 +140,7 @@ def case(
     slate_env: SlateEnv,
     slate_batch: dict[str, Any],
     rating_env: Any,
+    topn_env: Any,
 ) -> Case:
     name = request.param
     if name in (BOX_FLAT, BOX_HISTORY):
@@ -144,6 +154,14 @@ def case(
             rating_env.single_observation_space,
             rating_env.single_action_space,
             rating_batch(rating_env, config),
+        )
+    if get_algorithm(name).env_kinds == ("topn",):
+        return Case(
+            name,
+            make_config(name),
+            topn_env.single_observation_space,
+            topn_env.single_action_space,
+            topn_batch(topn_env),
         )
     return Case(
         name,
@@ -185,9 +203,17 @@ def main_next_q(module: Any, batch: dict[str, Any]) -> torch.Tensor:
     return module.q_value(s_next, module.actor(s_next))  # type: ignore[no-any-return]
 
 
-def assert_valid_actions(actions: torch.Tensor, space: gym.Space[Any]) -> None:
-    """(B, K) distinct item ids of a slate space, or (B, *shape) inside a Box."""
-    if isinstance(space, gym.spaces.MultiDiscrete):
+def assert_valid_actions(
+    actions: torch.Tensor, space: gym.Space[Any], obs: dict[str, Any] | None = None
+) -> None:
+    """(B, K) distinct item ids of a slate space, (B,) available item ids of a Discrete
+    space (its observation's action mask), or (B, *shape) inside a Box."""
+    if isinstance(space, gym.spaces.Discrete):
+        assert actions.shape == (B,) and not actions.is_floating_point()
+        assert obs is not None
+        allowed = obs[OBS_ACTION_MASK].bool()  # (B, I + 1)
+        assert bool(allowed[torch.arange(B), actions].all()), "a masked item was chosen"
+    elif isinstance(space, gym.spaces.MultiDiscrete):
         n_items, k = int(space.nvec[0]), len(space.nvec)
         assert actions.shape == (B, k)
         assert not actions.is_floating_point()
@@ -204,11 +230,22 @@ def assert_valid_actions(actions: torch.Tensor, space: gym.Space[Any]) -> None:
 
 # ------------------------------------------------------------------ registry
 def test_every_algorithm_is_registered_with_its_metadata() -> None:
-    assert set(ALGORITHMS) == {"a2c", "ddpg", "ddpg-la", "hac", "offline-sl", "online-sl", "td3"}
+    assert set(ALGORITHMS) == {
+        "a2c",
+        "ddpg",
+        "ddpg-la",
+        "hac",
+        "lsrwrl",
+        "offline-sl",
+        "online-sl",
+        "td3",
+    }
     for name, entry in ALGORITHMS.items():
         assert entry.name == name
         if name == "ddpg-la":
             assert entry.env_kinds == ("rating_walk",) and entry.protocol == "rating_error"
+        elif name == "lsrwrl":
+            assert entry.env_kinds == ("topn",) and entry.protocol == "topn"
         else:
             assert entry.env_kinds == ("slate",) and entry.protocol == "slate_rollout"
         assert entry.protocol in PROTOCOLS
@@ -244,8 +281,13 @@ def test_acting_forwards_give_valid_actions(module_of: Any, case: Case) -> None:
     with torch.no_grad():
         outs = (module_of.forward_inference(obs), module_of.forward_exploration(obs))
     for out in outs:
-        assert_valid_actions(out[Columns.ACTIONS], case.action_space)
-        if case.family == "ddpg":
+        assert_valid_actions(out[Columns.ACTIONS], case.action_space, obs[Columns.OBS])
+        if case.family == "dqn":
+            # greedy = the argmax of the masked Q-values
+            q = module_of.compute_q_values(obs)[QF_PREDS]  # (B, I + 1)
+            if out is outs[0]:
+                assert torch.equal(out[Columns.ACTIONS], q.argmax(dim=-1))
+        elif case.family == "ddpg":
             z = out[HYPER_ACTION]
             assert z.shape == (B, module_of.z_dim) and torch.isfinite(z).all()
             # the env action is the latent action's image (top-K of ΦᵀZ, or the rescaled z)
@@ -266,6 +308,17 @@ def test_greedy_acting_is_deterministic(module_of: Any, case: Case) -> None:
 
 def test_forward_train_gives_every_learner_key_with_its_shape(module_of: Any, case: Case) -> None:
     out = module_of.forward_train(case.batch)
+    if case.family == "dqn":
+        n = case.action_space.n
+        for key in (QF_PREDS, QF_NEXT_PREDS, QF_TARGET_NEXT_PREDS):
+            assert out[key].shape == (B, n), key
+        assert not out[QF_TARGET_NEXT_PREDS].requires_grad, "the TD target comes from the target"
+        for key, obs in ((QF_PREDS, Columns.OBS), (QF_TARGET_NEXT_PREDS, Columns.NEXT_OBS)):
+            allowed = case.batch[obs][OBS_ACTION_MASK].bool()
+            # masked items are −∞, the available ones finite
+            assert bool(torch.isfinite(out[key][allowed]).all()), key
+            assert bool((out[key][~allowed] == float("-inf")).all()), key
+        return
     d = state_width(module_of)
     if case.family == "ppo":
         assert out[Columns.ACTION_DIST_INPUTS].shape == (B, case.action_space.nvec[0])
@@ -294,8 +347,11 @@ def test_target_pairs_start_equal_to_their_main_nets(module_of: Any, case: Case)
         assert not isinstance(module_of, TargetNetworkAPI), "on-policy: no target networks"
         return
     pairs = module_of.get_target_network_pairs()
-    twin = module_of.critic_twin is not None
-    assert len(pairs) == (4 if twin else 3)
+    if case.family == "dqn":
+        assert len(pairs) == 1  # the Q-network (encoder included) and its copy
+    else:
+        twin = module_of.critic_twin is not None
+        assert len(pairs) == (4 if twin else 3)
     for main, target in pairs:
         assert main is not target
         main_state, target_state = main.state_dict(), target.state_dict()
@@ -303,7 +359,14 @@ def test_target_pairs_start_equal_to_their_main_nets(module_of: Any, case: Case)
         for key in main_state:
             assert torch.equal(main_state[key], target_state[key]), key
         assert not any(p.requires_grad for p in target.parameters())
-    if getattr(module_of.cfg, "target_noise", 0.0) == 0:
+    if case.family == "dqn":
+        module_of.eval()
+        with torch.no_grad():
+            q_main = module_of.compute_q_values({Columns.OBS: case.batch[Columns.NEXT_OBS]})
+            q_target = module_of.forward_target({Columns.OBS: case.batch[Columns.NEXT_OBS]})
+        module_of.train()
+        torch.testing.assert_close(q_target[QF_PREDS], q_main[QF_PREDS])
+    elif getattr(module_of.cfg, "target_noise", 0.0) == 0:
         # With targets equal to the main nets, Q'(s', π'(s')) is the main critic's value.
         module_of.eval()
         with torch.no_grad():
@@ -317,19 +380,24 @@ def test_save_restore_gives_the_same_greedy_action(
     module_of: Any, case: Case, tmp_path: Path
 ) -> None:
     obs = {Columns.OBS: case.batch[Columns.OBS]}
-    with torch.no_grad():
-        expected = module_of.forward_inference(obs)
     module_of.save_to_path(str(tmp_path))
     torch.manual_seed(123)  # a different init: only the checkpoint can make them agree
     restored = RLModule.from_checkpoint(str(tmp_path))
     fresh = case.build_module(seed=321)
-    key = HYPER_ACTION if case.family == "ddpg" else Columns.ACTION_DIST_INPUTS
-    with torch.no_grad():
-        assert not torch.equal(fresh.forward_inference(obs)[key], expected[key])
+
+    def outputs(module: Any) -> dict[str, Any]:
+        with torch.no_grad():
+            out = dict(module.forward_inference(obs))
+            if case.family == "dqn":  # the greedy action's Q-values
+                out[QF_PREDS] = module.compute_q_values(obs)[QF_PREDS]
+        return out
+
+    expected = outputs(module_of)
+    key = {"ddpg": HYPER_ACTION, "dqn": QF_PREDS}.get(case.family, Columns.ACTION_DIST_INPUTS)
+    assert not torch.equal(outputs(fresh)[key], expected[key])
     fresh.set_state(module_of.get_state())
     for other in (restored, fresh):
-        with torch.no_grad():
-            got = other.forward_inference(obs)
+        got = outputs(other)
         assert torch.equal(got[Columns.ACTIONS], expected[Columns.ACTIONS])
         torch.testing.assert_close(got[key], expected[key])
 
@@ -381,8 +449,25 @@ def a2c_update(case: Case) -> tuple[dict[str, float], dict[str, torch.Tensor], A
     return {k: float(out[k].peek()) for k in LOGGED_LEARNER_KEYS}, before, learner
 
 
+def dqn_update(case: Case) -> tuple[dict[str, float], dict[str, torch.Tensor], Any]:
+    """One update of RLlib's DQN learner on the case's batch (RLlib's loss names)."""
+    torch.manual_seed(0)
+    learner = case.config.build_learner(
+        spaces={DEFAULT_MODULE_ID: (case.observation_space, case.action_space)}
+    )
+    module = learner.module[DEFAULT_MODULE_ID]
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    # the replay adds the n-step and importance-weight columns
+    columns = {**to_numpy(case.batch), "n_step": np.ones(B), "weights": np.ones(B)}
+    batch = MultiAgentBatch({DEFAULT_MODULE_ID: SampleBatch(columns)}, env_steps=B)
+    out = learner.update(batch=batch, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: B})
+    names = ("qf_loss", "td_error_mean", "qf_mean")
+    return {k: float(out[DEFAULT_MODULE_ID][k].peek()) for k in names}, before, learner
+
+
 UPDATES: dict[str, Callable[[Case], tuple[dict[str, float], dict[str, torch.Tensor], Any]]] = {
     "ddpg": ddpg_update,
+    "dqn": dqn_update,
     "ppo": a2c_update,
 }
 
@@ -396,5 +481,5 @@ def test_one_update_reports_finite_named_losses_and_moves_weights(case: Case) ->
     assert losses and all(np.isfinite(v) for v in losses.values()), (case.name, losses)
     after = learner.module[DEFAULT_MODULE_ID].state_dict()
     moved = [k for k in before if not torch.equal(before[k], after[k])]
-    prefix = "critic." if case.family == "ddpg" else "value."
+    prefix = {"ddpg": "critic.", "dqn": "q_net."}.get(case.family, "value.")
     assert any(k.startswith(prefix) for k in moved), (case.name, prefix)
