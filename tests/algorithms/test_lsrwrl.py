@@ -32,7 +32,7 @@ def test_defaults_are_the_papers_settings() -> None:
     assert config.double_q and not config.dueling and config.num_atoms == 1
     assert (config.gamma, config.lr, config.train_batch_size_per_learner) == (0.9, 0.01, 128)
     assert (config.target_network_update_freq, config.tau) == (50, 1.0)
-    assert config.epsilon == pytest.approx(0.1)  # exploitation probability 0.9
+    assert config.epsilon == [[0, 0.1]]  # exploitation probability 0.9, constant
 
 
 def test_dueling_and_distributional_heads_are_refused() -> None:
@@ -50,7 +50,7 @@ def build_learner(env: Any, config: LSRWRLConfig) -> Any:
 
 
 def test_exploration_never_draws_a_masked_item(topn_env: Any) -> None:
-    config = LSRWRLConfig().training(epsilon=1.0)  # every action a random draw
+    config = LSRWRLConfig().training(epsilon=[[0, 1.0]])  # every action a random draw
     module = build_learner(topn_env, config).module[DEFAULT_MODULE_ID]
     batch = topn_batch(topn_env)
     obs = {Columns.OBS: batch[Columns.OBS]}

@@ -97,7 +97,9 @@ class LSRWRLConfig(DQNConfig):
         self.train_batch_size_per_learner = 128
         self.target_network_update_freq = 50
         self.tau = 1.0
-        self.epsilon = 0.1  # exploitation probability 0.9
+        # exploitation probability 0.9, as a schedule [[t, ε], ...] (RLlib's form; a
+        # decaying one, e.g. [[0, 1.0], [10000, 0.1]], is ``--config epsilon=...``)
+        self.epsilon = [[0, 0.1]]
         # ours
         self.replay_buffer_config = {"type": "EpisodeReplayBuffer", "capacity": 50_000}
         self.num_steps_sampled_before_learning_starts = 1000
