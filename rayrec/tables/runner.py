@@ -196,6 +196,9 @@ class Table:
         fraction_of: a reference whose headline metric the "% of" column divides by.
         update_reference: the algorithm whose update count at the budget an algorithm
             that samples no env steps gets.
+        references: the table's own reference rows, ``(plan, out) -> {name: metrics}``
+            (a ``<metric>_std`` key shows as ``± std``; fits may be kept under ``out``),
+            instead of the protocol's reference policies.
     """
 
     name: str
@@ -211,6 +214,7 @@ class Table:
     fraction_of: str | None = None
     update_reference: str | None = None
     row_header: str = "model"
+    references: Callable[[TablePlan, Path], dict[str, dict[str, float]]] | None = None
 
     @property
     def run_metrics(self) -> tuple[str, ...]:
@@ -335,8 +339,11 @@ def train_or_reuse(
     )
 
 
-def reference_rows(table: Table, plan: TablePlan) -> dict[str, dict[str, float]]:
-    """The protocol's reference policies on the plan's evaluation users."""
+def reference_rows(table: Table, plan: TablePlan, out: Path) -> dict[str, dict[str, float]]:
+    """The table's own reference rows, or the protocol's reference policies on the
+    plan's evaluation users."""
+    if table.references is not None:
+        return table.references(plan, out)
     from rayrec.environments import env_config_for
     from rayrec.evaluation import get_protocol
     from rayrec.simulator.keys import PART_EVAL
@@ -359,7 +366,7 @@ def run_table(
             folder = run_dir(out, algo, seed)
             done = train_or_reuse(table, plan, algo, seed, folder, code=code, say=say)
             results.setdefault(algo, []).append(done)
-    summary = summarize(table, plan, results, reference_rows(table, plan))
+    summary = summarize(table, plan, results, reference_rows(table, plan, out))
     atomic_write_text(out / "table.md", summary["markdown"])
     atomic_write_text(out / "runs.csv", runs_csv(table, results))
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
@@ -416,7 +423,9 @@ def summarize(
         cells += [*share(r[headline]), f"{r['train_seconds']:.0f}"]
         lines.append(f"| {algo} | " + " | ".join(cells) + " |")
     for name, m in refs.items():
-        cells = [_cell(c.fmt, m.get(c.metric, math.nan)) for c in table.columns]
+        cells = [
+            _cell(c.fmt, m.get(c.metric, math.nan), m.get(f"{c.metric}_std")) for c in table.columns
+        ]
         cells += [*share(m[headline]), "–"]
         lines.append(f"| *{name}* (reference) | " + " | ".join(cells) + " |")
     caption = table.caption.format(

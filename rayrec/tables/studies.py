@@ -245,7 +245,7 @@ def run_study(
         results[label] = runs
         metric = tuple(float(r["evaluation"][algo].get(headline, math.nan)) for r in runs)
         points.append(StudyPoint(value, plan.runs.seeds, metric, label))
-    refs = reference_rows(table, plan.runs)
+    refs = reference_rows(table, plan.runs, out)
     summary = summarize(table, plan.runs, results, refs)
     summary["plan"] = asdict(plan)
     summary["study"] = {"name": study.name, "algo": algo, "key": plan.key, "symbol": study.symbol}

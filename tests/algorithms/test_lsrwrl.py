@@ -199,3 +199,34 @@ def test_cli_trains_prints_the_references_and_evaluates_the_checkpoint(
     evaluated = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     # the checkpoint's greedy ranking is the one the run evaluated
     assert evaluated["precision@10"] == pytest.approx(trained["lsrwrl"]["precision@10"])
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_the_table_sets_lsrwrl_beside_every_baseline_and_reuses_the_fits(
+    tmp_path: Path, ray_session: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rayrec.cli import main
+
+    spec = write_spec(tmp_path, write_taste_log(tmp_path / "data", users=12))
+    out = tmp_path / "table"
+    argv = ["reproduce", "lsrwrl-table", "--env", str(spec), "--seeds", "0", "1"]
+    argv += ["--budget-steps", "200", "--out", str(out)]
+    argv += ["--config", "num_steps_sampled_before_learning_starts=100"]
+    assert main(argv) == 0
+    table = (out / "table.md").read_text()
+    rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")}
+    assert "lsrwrl" in rows
+    for name in ("most_popular", "itemcf", "usercf", "sasrec", "gru4rec", "stamp"):
+        assert f"*{name}* (reference)" in rows, name
+    # the sequential rows are means over the plan's seeds, with their spread
+    sasrec = next(line for line in table.splitlines() if "*sasrec*" in line)
+    assert "±" in sasrec
+    for seed in (0, 1):
+        assert (out / "baselines" / "sasrec" / f"s{seed}.json").is_file()
+    capsys.readouterr()
+    fits = {p: p.stat().st_mtime_ns for p in (out / "baselines").rglob("*.json")}
+    assert main(argv) == 0  # a rerun reuses the runs and every baseline fit
+    again = capsys.readouterr()
+    assert "training lsrwrl" not in again.out + again.err
+    assert {p: p.stat().st_mtime_ns for p in (out / "baselines").rglob("*.json")} == fits
