@@ -142,7 +142,6 @@ def write_spec(tmp_path: Path, data: Path) -> Path:
 LEARNING_STEPS = 3_000
 LEARNING_OVERRIDES: dict[str, Any] = {
     "num_steps_sampled_before_learning_starts": 200,
-    "training_intensity": 32.0,
     "lr": 0.003,
 }
 #: LSRWRL's precision@10 must beat most-popular's by this much: the test part holds the
