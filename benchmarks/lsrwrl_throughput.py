@@ -4,7 +4,7 @@ and env steps per second *while learning*.
 Usage::
 
     RAYREC_DATA=/work/shared/data python benchmarks/lsrwrl_throughput.py
-        [--env ml1m_topn] [--seconds 25] [--users 32] [--training-intensity 32 128]
+        [--env ml1m_topn] [--seconds 20] [--users 32] [--training-intensity 32 128]
         [--torch-threads 1] [--env-batches 1 32 256] [--act-batches 32 256]
         [--alone-seconds 2] [--alone-updates 10]
 
@@ -34,8 +34,14 @@ Four measurements, in one run (so the ratios compare figures of the same minutes
   ``updates_per_s``: calls of ``learner_group.update`` counted around the call (each one
   update of 128 with the local learner), checked against RLlib's learner results
   (``num_module_steps_trained_lifetime`` / 128 → ``updates_per_s_rllib``); the shares of
-  wall time inside the env runner's ``sample`` and inside learner updates (the rest:
-  replay writes and draws, weight sync, metrics).
+  wall time inside the env runner's ``sample``, inside learner updates, inside the
+  episode replay's ``add`` and ``sample`` (the draw of 128 transitions), and elsewhere
+  (target sync, weight sync to the env runner, metrics), timed around the calls
+  themselves. ``min_sample_timesteps_per_iteration`` is set to 0 so that one ``train()``
+  is one ``training_step`` (one round: 8 steps × ``--users`` sampled, then
+  intensity × 8 × users / 128 updates; DQN's 1,000 sampled steps per iteration would be
+  four such rounds): reporting granularity only, the learning is the same. The timed
+  span ends at the first round that finishes after ``--seconds``.
 
 DQN's ``training_intensity`` is trained / sampled steps, so the loop owes
 intensity / batch updates per sampled step, and the learner alone bounds the rate at
@@ -210,6 +216,9 @@ def learning(
     """One ``lsrwrl`` run at ``intensity``: trained until an iteration updated, then
     timed for ``seconds``."""
     config, _ = build_config(_options(env, users, intensity))
+    # one training_step per train() call (DQN's 1,000 sampled steps per iteration are
+    # 4 rounds of 256 updates at intensity 128): reporting only, learning is the same
+    config.reporting(min_sample_timesteps_per_iteration=0)
     algo: Any = config.build_algo()
     try:
         result = algo.train()
@@ -220,6 +229,9 @@ def learning(
         trained0 = _trained(result)
         sample = algo.env_runner.sample = _Timed(algo.env_runner.sample)
         update = algo.learner_group.update = _Timed(algo.learner_group.update)
+        buffer = algo.local_replay_buffer
+        draw = buffer.sample = _Timed(buffer.sample)
+        store = buffer.add = _Timed(buffer.add)
         t0 = time.perf_counter()
         iters = 0
         while time.perf_counter() - t0 < seconds:
@@ -232,6 +244,7 @@ def learning(
         algo.stop()
     batch = int(config.total_train_batch_size)
     steps_per_s = steps / wall
+    timed = sample.seconds + update.seconds + draw.seconds + store.seconds
     # intensity / batch updates per sampled step: the learner alone bounds the rate
     ceiling = batch / (intensity * ms_alone / 1000)
     return {
@@ -247,7 +260,8 @@ def learning(
         "of_ceiling": round(steps_per_s / ceiling, 3),
         "sample_share": round(sample.seconds / wall, 3),
         "learner_share": round(update.seconds / wall, 3),
-        "other_share": round(max(wall - sample.seconds - update.seconds, 0.0) / wall, 3),
+        "replay_share": round((draw.seconds + store.seconds) / wall, 3),
+        "other_share": round(max(wall - timed, 0.0) / wall, 3),
         "iterations": iters,
         "seconds": round(wall, 1),
         "load_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
@@ -257,7 +271,7 @@ def learning(
 def main() -> None:
     parser = argparse.ArgumentParser(description="LSRWRL steps/s: env, acting, learner, learning")
     parser.add_argument("--env", default="ml1m_topn", help="a topn env spec")
-    parser.add_argument("--seconds", type=float, default=25.0, help="learning seconds per row")
+    parser.add_argument("--seconds", type=float, default=20.0, help="learning seconds per row")
     parser.add_argument("--users", type=int, default=32, help="sub-envs of the env runner")
     parser.add_argument("--training-intensity", type=float, nargs="+", default=[32.0, 128.0])
     parser.add_argument(
@@ -282,7 +296,10 @@ def main() -> None:
     print(f"load average at start: {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}")
 
     env_config = env_config_for(args.env)
-    env_rows = [env_measure(env_config, b, args.alone_seconds) for b in args.env_batches]
+    env_rows = [
+        {k: round(v, 3) for k, v in env_measure(env_config, b, args.alone_seconds).items()}
+        for b in args.env_batches
+    ]
     for r in env_rows:
         print(
             f"env alone B = {r['batch']:4d}: {r['steps_per_s']:>10,.0f} user-steps/s"
@@ -322,7 +339,7 @@ def main() -> None:
     print(
         f"{'intensity':>9} {'steps/s':>8} {'updates/s':>9} {'(rllib)':>7} {'ms/upd':>7}"
         f" {'alone ms':>8} {'ceiling':>8} {'of ceil':>7} {'sample':>6} {'learn':>6}"
-        f" {'other':>6} {'load':>10}"
+        f" {'replay':>6} {'other':>6} {'load':>10}"
     )
     for row in rows:
         print(
@@ -331,7 +348,8 @@ def main() -> None:
             f" {row['ms_per_update']:>7.1f} {row['ms_per_update_alone']:>8.1f}"
             f" {row['ceiling_steps_per_s']:>8.1f} {row['of_ceiling']:>7.2f}"
             f" {row['sample_share']:>6.0%} {row['learner_share']:>6.0%}"
-            f" {row['other_share']:>6.0%} {row['load_1min'][0]:>4.1f}-{row['load_1min'][1]:.1f}"
+            f" {row['replay_share']:>6.0%} {row['other_share']:>6.0%}"
+            f" {row['load_1min'][0]:>4.1f}-{row['load_1min'][1]:.1f}"
         )
     print(
         json.dumps(
