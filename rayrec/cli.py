@@ -481,6 +481,8 @@ def progress_line(row: Mapping[str, Any], eval_metrics: Sequence[str] = ()) -> s
     return "  ".join(parts)
 
 
+#: ``--stop-iters`` when only ``--stop-timesteps`` is given (a budget in env steps)
+ITERATIONS_UNCAPPED = 10**6
 #: ``rayrec train``'s option defaults. The parser's defaults are None, so a resumed run
 #: can tell the options given now from its recorded ones.
 TRAIN_DEFAULTS: dict[str, Any] = {
@@ -541,8 +543,16 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-envs", type=int, help="users stepped per env runner (default 32)")
     p.add_argument("--gpus", type=float, help="GPUs per learner (fractions ok; default 0)")
     p.add_argument("--seed", type=int, help="default 0")
-    p.add_argument("--stop-iters", type=int, help="iterations to train (default 60)")
-    p.add_argument("--stop-timesteps", type=int, help="or stop after this many env steps")
+    p.add_argument(
+        "--stop-iters",
+        type=int,
+        help="iterations to train (default 60; no cap when only --stop-timesteps is given)",
+    )
+    p.add_argument(
+        "--stop-timesteps",
+        type=int,
+        help="stop after this many env steps (with --stop-iters: whichever comes first)",
+    )
     p.add_argument("--eval-users", type=int, help="users of the final evaluation (default 500)")
     p.add_argument(
         "--checkpoint-every",
@@ -595,6 +605,8 @@ def train_options(args: argparse.Namespace) -> tuple[Any, Existing, list[str]]:
     given = {dest: getattr(args, dest) for dest in TRAIN_FIELDS if getattr(args, dest) is not None}
     overrides = parse_overrides(args.config) if args.config else None
     values = {**TRAIN_DEFAULTS, **given}
+    if "stop_timesteps" in given and "stop_iters" not in given:
+        values["stop_iters"] = ITERATIONS_UNCAPPED  # the env steps alone say when to stop
     if args.overwrite and args.out is None:
         raise InputError("--overwrite: expected --out DIR (a default run folder is always new)")
     if args.resume is None:

@@ -233,3 +233,16 @@ def test_evaluate_style_table_shows_the_overlap(capsys: pytest.CaptureFixture[st
     column = lines[0].split().index("overlap")
     assert lines[1].split()[column] == "0.8750"
     assert lines[2].split()[column] == "0.0100"
+
+
+def test_a_budget_in_env_steps_alone_has_no_iteration_cap() -> None:
+    from rayrec.cli import ITERATIONS_UNCAPPED, build_parser, train_options
+
+    def stop(*argv: str) -> tuple[int, int | None]:
+        opts, _, _ = train_options(build_parser().parse_args(["train", "hac", *argv]))
+        return opts.stop_iters, opts.stop_timesteps
+
+    assert stop() == (60, None)
+    assert stop("--stop-timesteps", "20000") == (ITERATIONS_UNCAPPED, 20000)
+    # both given: whichever comes first
+    assert stop("--stop-timesteps", "20000", "--stop-iters", "5") == (5, 20000)
