@@ -5,6 +5,7 @@ Usage::
 
     python benchmarks/topn_sequential.py [--data ../shared/data/movielens-1m]
         [--names sasrec gru4rec stamp] [--epochs 5] [--patience 5] [--seed 0]
+        [--batch-size 64]
 
 The split is :func:`rayrec.data.topn.build_topn_data`'s (each user's ratings in time
 order, the first 80 % train, the rest test; our ML-1M copy holds users 1–2999 only).
@@ -78,6 +79,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=64, help="windows per Adam step")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)
@@ -92,7 +94,12 @@ def main() -> None:
     for name in args.names:
         start = time.perf_counter()
         scorer = fit_sequential(
-            name, data, seed=args.seed, epochs=args.epochs, patience=args.patience
+            name,
+            data,
+            seed=args.seed,
+            epochs=args.epochs,
+            patience=args.patience,
+            batch_size=args.batch_size,
         )
         fit_s = time.perf_counter() - start
         row: dict[str, float | str | int] = {"model": name}
