@@ -70,7 +70,6 @@ flat record arrays by ``offset + t − W + j``; no Python loop runs over users.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,10 +82,14 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rayrec.config import from_dict, to_dict
-from rayrec.data.datasets import load_dataset, resolve_path
-from rayrec.data.io import DATA_ENV
+from rayrec.data.datasets import load_dataset
 from rayrec.data.rating_walk import RatingRecords, build_rating_records
-from rayrec.data.readers.base import dataset_names, get_reader
+from rayrec.environments.dataset_spec import (
+    DATA_DIR_OPTION,
+    dataset_folder,
+    load_dataset_spec,
+    spec_of_kind,
+)
 from rayrec.environments.keys import (
     INFO_POSITION,
     INFO_PREDICTED,
@@ -101,15 +104,12 @@ from rayrec.environments.keys import (
     OBS_RECORDS,
     OBS_USER,
 )
-from rayrec.environments.spec import load_env_spec, register_env_kind
+from rayrec.environments.spec import register_env_kind
 from rayrec.errors import InputError
 from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.spec import DatasetSpec
 
 ENV_NAME = "rayrec-rating_walk"
-#: how messages name the way to pass a data folder (``env_config_for``'s default
-#: option names the slate kind's simulator folder, which a walk has none of)
-DATA_DIR_OPTION = "--data-dir"
 REWARDS: tuple[str, ...] = ("abs", "neg_abs", "neg_square")
 TEST_HISTORIES: tuple[str, ...] = ("observed", "predicted")
 #: seed offset between env runners (as the slate env)
@@ -204,37 +204,13 @@ class RatingWalkSpec:
         }
 
 
-_SPEC_KEYS = ("kind", "name", "description", "dataset", "walk")
-
-
 def load_rating_walk_spec(path: Path, data: dict[str, Any]) -> RatingWalkSpec:
     """The :class:`RatingWalkSpec` of a spec file's mapping (the kind's loader).
 
     Raises:
         InputError: naming the file and the key at fault.
     """
-    where = str(path)
-    unknown = sorted(set(data) - set(_SPEC_KEYS))
-    if unknown:
-        raise InputError(
-            f"{where}: unknown key {', '.join(map(repr, unknown))};"
-            f" expected one of {', '.join(_SPEC_KEYS)}"
-        )
-    own = {k: v for k, v in data.items() if k != "kind"}
-    spec = from_dict(RatingWalkSpec, own, where)
-    if spec.dataset.name.lower() not in dataset_names():
-        raise InputError(
-            f"{where}: dataset.name: expected one of {', '.join(dataset_names())},"
-            f" got {spec.dataset.name!r}"
-        )
-    spec.walk.check(f"{where}: walk")
-    return RatingWalkSpec(
-        name=spec.name,
-        dataset=spec.dataset,
-        description=spec.description,
-        walk=spec.walk,
-        path=where,
-    )
+    return load_dataset_spec(RatingWalkSpec, "walk", path, data)
 
 
 # ------------------------------------------------------------------- the data
@@ -259,22 +235,6 @@ def _records(
     )
 
 
-def _data_path(spec: RatingWalkSpec, data_dir: str | Path | None, option: str) -> str | None:
-    """The dataset folder: ``data_dir``, else the spec's ``dataset.path``, else
-    ``$RAYREC_DATA/<folder>`` (read now); None for a generated dataset."""
-    given = data_dir if data_dir is not None else spec.dataset.path
-    if spec.dataset.name == "synthetic" and given is None:
-        return None
-    if given is None and not os.environ.get(DATA_ENV):
-        folder = get_reader(spec.dataset.name).default_dir
-        raise InputError(
-            f"{spec.path}: dataset.path: no data folder for {spec.dataset.name!r}: pass"
-            f" {option} DIR, set dataset.path, or set {DATA_ENV} to a folder holding"
-            f" '{folder}/'"
-        )
-    return str(resolve_path(spec.dataset.name, given).resolve())
-
-
 def load_walk_records(
     spec: RatingWalkSpec | str | Path,
     data_dir: str | Path | None = None,
@@ -295,8 +255,8 @@ def load_walk_records(
             spec file and ``dataset``).
     """
     if not isinstance(spec, RatingWalkSpec):
-        spec = _walk_spec(spec)
-    path = _data_path(spec, data_dir, option)
+        spec = spec_of_kind(spec, RatingWalkSpec)
+    path = dataset_folder(spec, data_dir, option)
     walk = spec.walk
     return _records(
         spec.dataset.name,
@@ -307,13 +267,6 @@ def load_walk_records(
         float(walk.rating_scale[1]),
         spec.path,
     )
-
-
-def _walk_spec(spec_path: str | Path) -> RatingWalkSpec:
-    spec = load_env_spec(spec_path)
-    if not isinstance(spec, RatingWalkSpec):
-        raise InputError(f"{spec_path}: kind: expected 'rating_walk', got {spec.kind!r}")
-    return spec
 
 
 # ------------------------------------------------------------------ the env
@@ -623,7 +576,7 @@ def rating_walk_env_config(
     """
     if part not in (PART_TRAIN, PART_EVAL):
         raise InputError(f"{spec.path}: part: expected 'train' or 'eval', got {part!r}")
-    path = _data_path(spec, data_dir, DATA_DIR_OPTION if option == "--simulator" else option)
+    path = dataset_folder(spec, data_dir, DATA_DIR_OPTION if option == "--simulator" else option)
     env_config: dict[str, Any] = {
         "kind": spec.kind,
         "spec": spec.path,

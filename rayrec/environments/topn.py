@@ -70,7 +70,6 @@ train part — what the ``topn`` evaluation scores (:mod:`rayrec.evaluation.topn
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,10 +82,14 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from rayrec.config import from_dict, to_dict
-from rayrec.data.datasets import load_dataset, resolve_path
-from rayrec.data.io import DATA_ENV
-from rayrec.data.readers.base import dataset_names, get_reader
+from rayrec.data.datasets import load_dataset
 from rayrec.data.topn import RELEVANCES, TopNData, build_topn_data
+from rayrec.environments.dataset_spec import (
+    DATA_DIR_OPTION,
+    dataset_folder,
+    load_dataset_spec,
+    spec_of_kind,
+)
 from rayrec.environments.keys import (
     INFO_HIT,
     INFO_RECOMMENDED,
@@ -96,8 +99,8 @@ from rayrec.environments.keys import (
     OBS_SHORT_ITEMS,
     OBS_USER_FEATURES,
 )
-from rayrec.environments.rating_walk import DATA_DIR_OPTION, WORKER_SEED_STRIDE
-from rayrec.environments.spec import load_env_spec, register_env_kind
+from rayrec.environments.rating_walk import WORKER_SEED_STRIDE
+from rayrec.environments.spec import register_env_kind
 from rayrec.errors import InputError
 from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.spec import DatasetSpec
@@ -200,37 +203,13 @@ class TopNSpec:
         }
 
 
-_SPEC_KEYS = ("kind", "name", "description", "dataset", "topn")
-
-
 def load_topn_spec(path: Path, data: dict[str, Any]) -> TopNSpec:
     """The :class:`TopNSpec` of a spec file's mapping (the kind's loader).
 
     Raises:
         InputError: naming the file and the key at fault.
     """
-    where = str(path)
-    unknown = sorted(set(data) - set(_SPEC_KEYS))
-    if unknown:
-        raise InputError(
-            f"{where}: unknown key {', '.join(map(repr, unknown))};"
-            f" expected one of {', '.join(_SPEC_KEYS)}"
-        )
-    own = {k: v for k, v in data.items() if k != "kind"}
-    spec = from_dict(TopNSpec, own, where)
-    if spec.dataset.name.lower() not in dataset_names():
-        raise InputError(
-            f"{where}: dataset.name: expected one of {', '.join(dataset_names())},"
-            f" got {spec.dataset.name!r}"
-        )
-    spec.topn.check(f"{where}: topn")
-    return TopNSpec(
-        name=spec.name,
-        dataset=spec.dataset,
-        description=spec.description,
-        topn=spec.topn,
-        path=where,
-    )
+    return load_dataset_spec(TopNSpec, "topn", path, data)
 
 
 # ------------------------------------------------------------------- the data
@@ -253,22 +232,6 @@ def _topn_data(
         rating_scale=(low, high),
         where=where,
     )
-
-
-def _data_path(spec: TopNSpec, data_dir: str | Path | None, option: str) -> str | None:
-    """The dataset folder: ``data_dir``, else the spec's ``dataset.path``, else
-    ``$RAYREC_DATA/<folder>`` (read now); None for a generated dataset."""
-    given = data_dir if data_dir is not None else spec.dataset.path
-    if spec.dataset.name == "synthetic" and given is None:
-        return None
-    if given is None and not os.environ.get(DATA_ENV):
-        folder = get_reader(spec.dataset.name).default_dir
-        raise InputError(
-            f"{spec.path}: dataset.path: no data folder for {spec.dataset.name!r}: pass"
-            f" {option} DIR, set dataset.path, or set {DATA_ENV} to a folder holding"
-            f" '{folder}/'"
-        )
-    return str(resolve_path(spec.dataset.name, given).resolve())
 
 
 def _config_data(name: str, path: str | None, config: TopNConfig, where: str) -> TopNData:
@@ -302,11 +265,8 @@ def load_topn_data(
             spec file and ``dataset``).
     """
     if not isinstance(spec, TopNSpec):
-        loaded = load_env_spec(spec)
-        if not isinstance(loaded, TopNSpec):
-            raise InputError(f"{spec}: kind: expected 'topn', got {loaded.kind!r}")
-        spec = loaded
-    path = _data_path(spec, data_dir, option)
+        spec = spec_of_kind(spec, TopNSpec)
+    path = dataset_folder(spec, data_dir, option)
     return _config_data(spec.dataset.name, path, spec.topn, spec.path)
 
 
@@ -659,7 +619,7 @@ def topn_env_config(
     """
     if part not in (PART_TRAIN, PART_EVAL):
         raise InputError(f"{spec.path}: part: expected 'train' or 'eval', got {part!r}")
-    path = _data_path(spec, data_dir, DATA_DIR_OPTION if option == "--simulator" else option)
+    path = dataset_folder(spec, data_dir, DATA_DIR_OPTION if option == "--simulator" else option)
     env_config: dict[str, Any] = {
         "kind": spec.kind,
         "spec": spec.path,
