@@ -95,6 +95,32 @@ def test_learner_loss_equals_the_hand_computed_double_q_huber(topn_env: Any) -> 
     assert float(results["qf_loss"].peek()) == pytest.approx(expected, rel=1e-5)
 
 
+def test_the_target_is_a_copy_taken_every_target_network_update_freq_steps(
+    topn_env: Any,
+) -> None:
+    config = LSRWRLConfig()  # target_network_update_freq 50 sampled steps, tau 1
+    learner = build_learner(topn_env, config)
+    module = learner.module[DEFAULT_MODULE_ID]
+    columns = {
+        k: ({kk: vv.numpy() for kk, vv in v.items()} if isinstance(v, dict) else v.numpy())
+        for k, v in topn_batch(topn_env).items()
+    }
+    columns |= {"n_step": np.ones(B), "weights": np.ones(B)}
+    batch = MultiAgentBatch({DEFAULT_MODULE_ID: SampleBatch(columns)}, env_steps=B)
+
+    def same() -> bool:
+        main, target = module.q_net.state_dict(), module._target_q_net.state_dict()
+        return all(torch.equal(main[k], target[k]) for k in main)
+
+    assert same()  # built as a copy
+    learner.update(batch=batch, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: 10})
+    assert not same(), "10 sampled steps: the online net moved, the target did not"
+    learner.update(batch=batch, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: 49})
+    assert not same()
+    learner.update(batch=batch, timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: 50})
+    assert same(), "50 sampled steps since the last copy: the target is the online net"
+
+
 # ----------------------------------------------------------- a log with two tastes
 #: items 1..20 are taste A's, 21..40 taste B's; women have taste A, men taste B
 N_ITEMS = 40
@@ -150,6 +176,8 @@ LEARNING_OVERRIDES: dict[str, Any] = {
 #: perfect taste ranker ~0.29 (1,500 steps gave 0.188, 2,000 gave 0.170: single runs
 #: move by ~0.02)
 LEARNING_MARGIN = 0.04
+#: ... and a random ranking's (expected 0.154 on this log: ~4 test items of 26 left)
+RANDOM_MARGIN = 0.03
 
 
 @pytest.mark.ray
@@ -174,6 +202,19 @@ def test_lsrwrl_learns_the_users_taste(tmp_path: Path, ray_session: object) -> N
     agent = evaluation["lsrwrl"]["precision@10"]
     popular = evaluation["most_popular"]["precision@10"]
     assert agent >= popular + LEARNING_MARGIN, evaluation
+    assert agent >= random_precision(spec) + RANDOM_MARGIN, evaluation
+
+
+def random_precision(spec: Path) -> float:
+    """The expected precision@10 of a uniformly random ranking: per evaluated user,
+    relevant test items over the items it can be shown (the pool less its train items;
+    every user here has at least 10)."""
+    from rayrec.environments.topn import load_topn_data
+
+    data = load_topn_data(spec)
+    relevant, seen = data.test_relevant("rated"), data.train_seen()
+    users = data.eval_users("rated")
+    return float(np.mean([len(relevant[k]) / (data.n_items - len(seen[k])) for k in users]))
 
 
 @pytest.mark.ray
