@@ -32,8 +32,15 @@ items, mean-pooled over them::
     A = softmax(X W_Q (X W_K)ᵀ / √d) X W_V  (B, n, d)   keys: real items only
     short = mean over real rows of A       (B, d)       zeros when none is real
 
-**Q-head** (:class:`LongShortQNetwork`): ``Q(s, ·) = MLP(s) W_out + b`` — one matrix
-product scores the whole pool ``(B, I + 1)`` (column 0 = padding).
+**Q-head** (:class:`LongShortQNetwork`), one matrix product over the whole pool
+``(B, I + 1)`` (column 0 = padding):
+
+- ``linear`` (the spec's "MLP from the state to one Q-value per item"):
+  ``Q(s, ·) = MLP(s) W_out + b`` — item i's column ``W_out[:, i]`` learns only from
+  transitions that recommended i;
+- ``item_dot`` (ours): ``Q(s, i) = MLP(s) · E_i + b_i`` with ``E`` the short-term
+  attention's item embeddings — an item also learns through every state whose history
+  holds it, so items never recommended are scored by what their embeddings learned.
 """
 
 from __future__ import annotations
@@ -45,8 +52,11 @@ import torch
 from torch import nn
 
 from rayrec.errors import InputError
-from rayrec.models.checks import check_int, check_number, check_widths
+from rayrec.models.checks import check_choice, check_int, check_number, check_widths
 from rayrec.models.encoders import MLP
+
+#: the Q-head's forms (module doc)
+Q_HEADS: tuple[str, ...] = ("linear", "item_dot")
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ class LongShortConfig:
         attention_dim: d of the short-term item embeddings and attention (ours).
         short_window: n, the short-term items (the paper's 20).
         q_hidden: the Q-network's hidden widths before the pool-wide output (ours).
+        q_head: ``linear`` (the spec's) or ``item_dot`` (ours; module doc).
         dropout: on the DNN's and the Q-MLP's hidden layers.
     """
 
@@ -72,10 +83,12 @@ class LongShortConfig:
     attention_dim: int = 32
     short_window: int = 20
     q_hidden: tuple[int, ...] = (128,)
+    q_head: str = "linear"
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
         check_int("model.n_items", self.n_items, low=1)
+        check_choice("model.q_head", self.q_head, Q_HEADS)
         fields = tuple(check_int("model.user_fields", w, low=1) for w in self.user_fields)
         object.__setattr__(self, "user_fields", fields)
         check_int("model.fm_dim", self.fm_dim, low=1)
@@ -207,17 +220,27 @@ class LongShortEncoder(nn.Module):
 
 
 class LongShortQNetwork(nn.Module):
-    """``Q(s, ·)`` over the whole pool: the encoder, an MLP and one (h, I + 1) product."""
+    """``Q(s, ·)`` over the whole pool: the encoder, an MLP and one product with the pool
+    (``q_head``: an output layer, or the item embeddings and a bias per item)."""
 
     def __init__(self, cfg: LongShortConfig) -> None:
         super().__init__()
         self.encoder = LongShortEncoder(cfg)
-        # hidden layers, then one (h, I + 1) product for the whole pool
-        self.q = MLP(cfg.state_dim, cfg.q_hidden, cfg.n_items + 1, dropout=cfg.dropout)
+        self.item_dot = cfg.q_head == "item_dot"
+        if self.item_dot:
+            # MLP(s) in the item-embedding space, then one (d, I + 1) product with E
+            self.q = MLP(cfg.state_dim, cfg.q_hidden, cfg.attention_dim, dropout=cfg.dropout)
+            self.item_bias = nn.Parameter(torch.zeros(cfg.n_items + 1))
+        else:
+            # hidden layers, then one (h, I + 1) product for the whole pool
+            self.q = MLP(cfg.state_dim, cfg.q_hidden, cfg.n_items + 1, dropout=cfg.dropout)
 
     def forward(
         self, user_features: torch.Tensor, long_items: torch.Tensor, short_items: torch.Tensor
     ) -> torch.Tensor:
         """-> (B, I + 1) Q-values (column 0, padding, is for the caller to mask)."""
         s = self.encoder(user_features, long_items, short_items)  # (B, state_dim)
-        return self.q(s)  # (B, I + 1)
+        if not self.item_dot:
+            return self.q(s)  # (B, I + 1)
+        items = self.encoder.short.item_emb.weight  # (I + 1, d)
+        return self.q(s) @ items.T + self.item_bias  # (B, I + 1)

@@ -116,3 +116,25 @@ def test_q_network_scores_the_whole_pool() -> None:
 def test_bad_sizes_name_the_field(field: str, value: object, message: str) -> None:
     with pytest.raises(InputError, match=re.escape(message)):
         LongShortConfig(n_items=5, **{field: value})  # type: ignore[arg-type]
+
+
+def test_the_item_dot_head_scores_each_item_by_its_embedding() -> None:
+    cfg = LongShortConfig(n_items=9, user_fields=(2,), q_head="item_dot")
+    net = LongShortQNetwork(cfg)
+    user, long, short = (
+        torch.rand(3, 2),
+        torch.randint(0, 10, (3, 5)),
+        torch.randint(0, 10, (3, 20)),
+    )
+    q = net(user, long, short)
+    assert q.shape == (3, 10)
+    s = net.encoder(user, long, short)
+    expected = net.q(s) @ net.encoder.short.item_emb.weight.T + net.item_bias
+    torch.testing.assert_close(q, expected)
+    # an item's Q moves with its embedding, which every state holding the item trains
+    with torch.no_grad():
+        net.encoder.short.item_emb.weight[4] += 1.0
+    moved = net(user, long, short)
+    assert not torch.allclose(moved[:, 4], q[:, 4])
+    with pytest.raises(InputError, match=r"model\.q_head: expected one of 'linear', 'item_dot'"):
+        LongShortConfig(n_items=5, q_head="dot")

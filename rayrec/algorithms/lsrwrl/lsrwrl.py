@@ -43,6 +43,7 @@ class LSRWRLModelConfig:
     dnn_hidden: tuple[int, ...] = (64, 32)
     attention_dim: int = 32
     q_hidden: tuple[int, ...] = (128,)
+    q_head: str = "linear"
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
@@ -63,6 +64,7 @@ class LSRWRLModelConfig:
             attention_dim=self.attention_dim,
             short_window=short_window,
             q_hidden=self.q_hidden,
+            q_head=self.q_head,
             dropout=self.dropout,
         )
 
