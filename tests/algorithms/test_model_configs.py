@@ -15,6 +15,7 @@ import pytest
 
 from rayrec.algorithms.a2c.a2c import A2CModelConfig
 from rayrec.algorithms.ddpg import DDPGLAModelConfig, DDPGModelConfig
+from rayrec.algorithms.lsrwrl.lsrwrl import LSRWRLModelConfig
 from rayrec.algorithms.registry import ALGORITHMS, make_config
 from rayrec.config import from_dict
 from rayrec.errors import InputError
@@ -53,7 +54,7 @@ A2C_BAD = [
 def test_every_algorithm_names_its_model_config_class() -> None:
     for name in ALGORITHMS:
         cls = make_config(name).model_config_class
-        assert cls in (DDPGModelConfig, A2CModelConfig, DDPGLAModelConfig), name
+        assert cls in (DDPGModelConfig, A2CModelConfig, DDPGLAModelConfig, LSRWRLModelConfig), name
         cls()  # the defaults are valid
 
 
@@ -80,6 +81,25 @@ def test_ddpg_la_model_config_names_the_field_and_value(
 ) -> None:
     with pytest.raises(InputError) as err:
         DDPGLAModelConfig(**{field: value})
+    assert str(err.value).startswith(message), str(err.value)
+
+
+LSRWRL_BAD = [
+    ("fm_dim", 0, "model.fm_dim: expected an integer >= 1, got 0"),
+    ("attention_dim", "x", "model.attention_dim: expected an integer, got 'x'"),
+    ("dnn_hidden", [0], "model.dnn_hidden: expected a list of integers >= 1"),
+    ("q_hidden", "wide", "model.q_hidden: expected a list of integers >= 1"),
+    ("q_head", "dot", "model.q_head: expected one of 'linear', 'item_dot', got 'dot'"),
+    ("dropout", 1.0, "model.dropout: expected a number in [0, 1), got 1"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), LSRWRL_BAD)
+def test_lsrwrl_model_config_names_the_field_and_value(
+    field: str, value: Any, message: str
+) -> None:
+    with pytest.raises(InputError) as err:
+        LSRWRLModelConfig(**{field: value})
     assert str(err.value).startswith(message), str(err.value)
 
 
