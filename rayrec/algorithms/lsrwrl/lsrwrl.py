@@ -27,6 +27,7 @@ from typing import Any
 from ray.rllib.algorithms.dqn import DQN, DQNConfig
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
+from rayrec.algorithms.lsrwrl.replay import SEEDED_EPISODE_REPLAY_BUFFER
 from rayrec.models.checks import check_int, check_number, check_widths
 from rayrec.models.long_short import LongShortConfig
 
@@ -105,7 +106,7 @@ class LSRWRLConfig(DQNConfig):
         # decaying one, e.g. [[0, 1.0], [10000, 0.1]], is ``--config epsilon=...``)
         self.epsilon = [[0, 0.1]]
         # ours
-        self.replay_buffer_config = {"type": "EpisodeReplayBuffer", "capacity": 50_000}
+        self.replay_buffer_config = {"type": SEEDED_EPISODE_REPLAY_BUFFER, "capacity": 50_000}
         self.num_steps_sampled_before_learning_starts = 1000
         self.training_intensity = 32.0
         self.grad_clip = None
