@@ -10,16 +10,18 @@ has those fields and ``path``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from rayrec.config import from_dict
+from rayrec.config import from_dict, to_dict
 from rayrec.data.datasets import resolve_path
 from rayrec.data.io import DATA_ENV
 from rayrec.data.readers.base import dataset_names, get_reader
 from rayrec.environments.spec import load_env_spec
 from rayrec.errors import InputError
+from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 
 #: how messages name the way to pass a dataset folder
 DATA_DIR_OPTION = "--data-dir"
@@ -85,3 +87,61 @@ def spec_of_kind(spec: str | Path, cls: type[S]) -> S:
         kind = getattr(cls, "kind", cls.__name__)
         raise InputError(f"{spec}: kind: expected {kind!r}, got {loaded.kind!r}")
     return loaded
+
+
+def dataset_env_config(
+    spec: Any, section: str, data_dir: str | None, part: str, seed: int | None, option: str
+) -> dict[str, Any]:
+    """The ``env_config`` of a loaded spec: kind, spec file, the dataset with its folder
+    resolved (:func:`dataset_folder`), ``part``, the ``section`` settings and ``seed``
+    (when given). The kind's builder then loads the data once, to refuse what its env
+    cannot use before Ray starts.
+
+    Raises:
+        InputError: naming the spec file and the key at fault.
+    """
+    if part not in (PART_TRAIN, PART_EVAL):
+        raise InputError(f"{spec.path}: part: expected 'train' or 'eval', got {part!r}")
+    path = dataset_folder(spec, data_dir, DATA_DIR_OPTION if option == "--simulator" else option)
+    env_config: dict[str, Any] = {
+        "kind": spec.kind,
+        "spec": spec.path,
+        "dataset": {"name": spec.dataset.name, "path": path},
+        "part": part,
+        section: to_dict(getattr(spec, section)),
+    }
+    if seed is not None:
+        env_config["seed"] = seed
+    return env_config
+
+
+class DatasetEnvConfig(NamedTuple):
+    """What an ``env_config`` of a dataset-replay kind says (:func:`read_env_config`)."""
+
+    where: str  #: the spec file (or ``env_config``), for messages
+    dataset: str  #: the dataset's name
+    path: str | None  #: its folder (None: generated)
+    settings: Any  #: the kind's section, checked
+    part: str  #: ``train`` or ``eval``
+
+
+def read_env_config(env_config: Mapping[str, Any], section: str, cls: type) -> DatasetEnvConfig:
+    """The parts of an ``env_config`` built by :func:`dataset_env_config`, the
+    ``section`` settings parsed into ``cls`` and checked.
+
+    Raises:
+        InputError: a key is missing or wrong (naming the spec file and the key).
+    """
+    where = str(env_config.get("spec") or "env_config")
+    dataset = env_config.get("dataset")
+    if not isinstance(dataset, Mapping) or not dataset.get("name"):
+        raise InputError(f"{where}: env_config 'dataset': expected {{name, path}}, got {dataset!r}")
+    settings: Any = from_dict(cls, env_config.get(section, {}), f"{where}: {section}")
+    settings.check(f"{where}: {section}")
+    part = str(env_config.get("part", PART_TRAIN))
+    if part not in (PART_TRAIN, PART_EVAL):
+        raise InputError(f"{where}: part: expected 'train' or 'eval', got {part!r}")
+    path = dataset.get("path")
+    return DatasetEnvConfig(
+        where, str(dataset["name"]), None if path is None else str(path), settings, part
+    )

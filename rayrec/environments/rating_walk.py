@@ -81,13 +81,15 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from rayrec.config import from_dict, to_dict
+from rayrec.config import to_dict
 from rayrec.data.datasets import load_dataset
 from rayrec.data.rating_walk import RatingRecords, build_rating_records
 from rayrec.environments.dataset_spec import (
     DATA_DIR_OPTION,
+    dataset_env_config,
     dataset_folder,
     load_dataset_spec,
+    read_env_config,
     spec_of_kind,
 )
 from rayrec.environments.keys import (
@@ -574,18 +576,7 @@ def rating_walk_env_config(
     Raises:
         InputError: naming the spec file and the key at fault.
     """
-    if part not in (PART_TRAIN, PART_EVAL):
-        raise InputError(f"{spec.path}: part: expected 'train' or 'eval', got {part!r}")
-    path = dataset_folder(spec, data_dir, DATA_DIR_OPTION if option == "--simulator" else option)
-    env_config: dict[str, Any] = {
-        "kind": spec.kind,
-        "spec": spec.path,
-        "dataset": {"name": spec.dataset.name, "path": path},
-        "part": part,
-        "walk": to_dict(spec.walk),
-    }
-    if seed is not None:
-        env_config["seed"] = seed
+    env_config = dataset_env_config(spec, "walk", data_dir, part, seed, option)
     env_config_of(env_config)  # loads the data: refuses what a walk cannot use
     return env_config
 
@@ -597,26 +588,18 @@ def env_config_of(env_config: Mapping[str, Any]) -> tuple[RatingRecords, WalkCon
     Raises:
         InputError: a key is missing or wrong (naming the spec file and the key).
     """
-    where = str(env_config.get("spec") or "env_config")
-    dataset = env_config.get("dataset")
-    if not isinstance(dataset, Mapping) or not dataset.get("name"):
-        raise InputError(f"{where}: env_config 'dataset': expected {{name, path}}, got {dataset!r}")
-    walk = from_dict(WalkConfig, env_config.get("walk", {}), f"{where}: walk")
-    walk.check(f"{where}: walk")
-    part = str(env_config.get("part", PART_TRAIN))
-    if part not in (PART_TRAIN, PART_EVAL):
-        raise InputError(f"{where}: part: expected 'train' or 'eval', got {part!r}")
-    path = dataset.get("path")
+    read = read_env_config(env_config, "walk", WalkConfig)
+    walk, where = read.settings, read.where
     records = _records(
-        str(dataset["name"]),
-        None if path is None else str(path),
+        read.dataset,
+        read.path,
         walk.train_fraction,
         walk.short_window,
         float(walk.rating_scale[0]),
         float(walk.rating_scale[1]),
         where,
     )
-    return records, walk, part
+    return records, walk, read.part
 
 
 def make_env(env_config: Mapping[str, Any]) -> RatingWalkEnv | SingleUserRatingWalkEnv:

@@ -81,13 +81,15 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from rayrec.config import from_dict, to_dict
+from rayrec.config import to_dict
 from rayrec.data.datasets import load_dataset
 from rayrec.data.topn import RELEVANCES, TopNData, build_topn_data
 from rayrec.environments.dataset_spec import (
     DATA_DIR_OPTION,
+    dataset_env_config,
     dataset_folder,
     load_dataset_spec,
+    read_env_config,
     spec_of_kind,
 )
 from rayrec.environments.keys import (
@@ -102,7 +104,6 @@ from rayrec.environments.keys import (
 from rayrec.environments.rating_walk import WORKER_SEED_STRIDE
 from rayrec.environments.spec import register_env_kind
 from rayrec.errors import InputError
-from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
 from rayrec.simulator.spec import DatasetSpec
 
 ENV_NAME = "rayrec-topn"
@@ -617,18 +618,7 @@ def topn_env_config(
     Raises:
         InputError: naming the spec file and the key at fault.
     """
-    if part not in (PART_TRAIN, PART_EVAL):
-        raise InputError(f"{spec.path}: part: expected 'train' or 'eval', got {part!r}")
-    path = dataset_folder(spec, data_dir, DATA_DIR_OPTION if option == "--simulator" else option)
-    env_config: dict[str, Any] = {
-        "kind": spec.kind,
-        "spec": spec.path,
-        "dataset": {"name": spec.dataset.name, "path": path},
-        "part": part,
-        "topn": to_dict(spec.topn),
-    }
-    if seed is not None:
-        env_config["seed"] = seed
+    env_config = dataset_env_config(spec, "topn", data_dir, part, seed, option)
     env_config_of(env_config)  # loads the data: refuses what the env cannot use
     return env_config
 
@@ -640,18 +630,8 @@ def env_config_of(env_config: Mapping[str, Any]) -> tuple[TopNData, TopNConfig]:
     Raises:
         InputError: a key is missing or wrong (naming the spec file and the key).
     """
-    where = str(env_config.get("spec") or "env_config")
-    dataset = env_config.get("dataset")
-    if not isinstance(dataset, Mapping) or not dataset.get("name"):
-        raise InputError(f"{where}: env_config 'dataset': expected {{name, path}}, got {dataset!r}")
-    config = from_dict(TopNConfig, env_config.get("topn", {}), f"{where}: topn")
-    config.check(f"{where}: topn")
-    part = str(env_config.get("part", PART_TRAIN))
-    if part not in (PART_TRAIN, PART_EVAL):
-        raise InputError(f"{where}: part: expected 'train' or 'eval', got {part!r}")
-    path = dataset.get("path")
-    data = _config_data(str(dataset["name"]), None if path is None else str(path), config, where)
-    return data, config
+    read = read_env_config(env_config, "topn", TopNConfig)
+    return _config_data(read.dataset, read.path, read.settings, read.where), read.settings
 
 
 def make_env(env_config: Mapping[str, Any]) -> TopNEnv | SingleUserTopNEnv:
