@@ -58,13 +58,6 @@ def test_every_algorithm_names_its_model_config_class() -> None:
         cls()  # the defaults are valid
 
 
-@pytest.mark.parametrize(("field", "value", "message"), DDPG_BAD)
-def test_ddpg_model_config_names_the_field_and_value(field: str, value: Any, message: str) -> None:
-    with pytest.raises(InputError) as err:
-        DDPGModelConfig(**{field: value})
-    assert str(err.value).startswith(message)
-
-
 LA_BAD = [
     ("variant", "gru", "model.variant: expected one of"),
     ("enhancement_p", 0, "model.enhancement_p: expected a number in (0, 1], got 0"),
@@ -73,15 +66,6 @@ LA_BAD = [
     ("actor_hidden", [0], "model.actor_hidden: expected a list of integers >= 1"),
     ("exploration_noise", -1, "model.exploration_noise: expected a number >= 0, got -1"),
 ]
-
-
-@pytest.mark.parametrize(("field", "value", "message"), LA_BAD)
-def test_ddpg_la_model_config_names_the_field_and_value(
-    field: str, value: Any, message: str
-) -> None:
-    with pytest.raises(InputError) as err:
-        DDPGLAModelConfig(**{field: value})
-    assert str(err.value).startswith(message), str(err.value)
 
 
 LSRWRL_BAD = [
@@ -94,20 +78,26 @@ LSRWRL_BAD = [
 ]
 
 
-@pytest.mark.parametrize(("field", "value", "message"), LSRWRL_BAD)
-def test_lsrwrl_model_config_names_the_field_and_value(
-    field: str, value: Any, message: str
+#: every model config class with its table of bad values
+BAD_VALUES = [
+    (cls, field, value, message)
+    for cls, table in (
+        (DDPGModelConfig, DDPG_BAD),
+        (DDPGLAModelConfig, LA_BAD),
+        (LSRWRLModelConfig, LSRWRL_BAD),
+        (A2CModelConfig, A2C_BAD),
+    )
+    for field, value, message in table
+]
+
+
+@pytest.mark.parametrize(("cls", "field", "value", "message"), BAD_VALUES)
+def test_a_model_config_names_the_field_and_value(
+    cls: type, field: str, value: Any, message: str
 ) -> None:
     with pytest.raises(InputError) as err:
-        LSRWRLModelConfig(**{field: value})
+        cls(**{field: value})
     assert str(err.value).startswith(message), str(err.value)
-
-
-@pytest.mark.parametrize(("field", "value", "message"), A2C_BAD)
-def test_a2c_model_config_names_the_field_and_value(field: str, value: Any, message: str) -> None:
-    with pytest.raises(InputError) as err:
-        A2CModelConfig(**{field: value})
-    assert str(err.value).startswith(message)
 
 
 @pytest.mark.parametrize(
