@@ -89,6 +89,13 @@ def spec_of_kind(spec: str | Path, cls: type[S]) -> S:
     return loaded
 
 
+def _check_part(part: str, where: str) -> str:
+    """``part`` if it is ``train`` or ``eval``; else an :class:`InputError` at ``where``."""
+    if part not in (PART_TRAIN, PART_EVAL):
+        raise InputError(f"{where}: part: expected 'train' or 'eval', got {part!r}")
+    return part
+
+
 def dataset_env_config(
     spec: Any, section: str, data_dir: str | None, part: str, seed: int | None, option: str
 ) -> dict[str, Any]:
@@ -100,8 +107,7 @@ def dataset_env_config(
     Raises:
         InputError: naming the spec file and the key at fault.
     """
-    if part not in (PART_TRAIN, PART_EVAL):
-        raise InputError(f"{spec.path}: part: expected 'train' or 'eval', got {part!r}")
+    _check_part(part, spec.path)
     path = dataset_folder(spec, data_dir, DATA_DIR_OPTION if option == "--simulator" else option)
     env_config: dict[str, Any] = {
         "kind": spec.kind,
@@ -138,9 +144,7 @@ def read_env_config(env_config: Mapping[str, Any], section: str, cls: type) -> D
         raise InputError(f"{where}: env_config 'dataset': expected {{name, path}}, got {dataset!r}")
     settings: Any = from_dict(cls, env_config.get(section, {}), f"{where}: {section}")
     settings.check(f"{where}: {section}")
-    part = str(env_config.get("part", PART_TRAIN))
-    if part not in (PART_TRAIN, PART_EVAL):
-        raise InputError(f"{where}: part: expected 'train' or 'eval', got {part!r}")
+    part = _check_part(str(env_config.get("part", PART_TRAIN)), where)
     path = dataset.get("path")
     return DatasetEnvConfig(
         where, str(dataset["name"]), None if path is None else str(path), settings, part
