@@ -22,7 +22,7 @@ from typing import Any
 from rayrec.errors import InputError
 
 #: the evaluation protocols an algorithm can name (``rayrec.evaluation`` implements them)
-PROTOCOLS = ("slate_rollout", "full_ranking", "rating_error", "topn")
+PROTOCOLS = ("slate_rollout", "full_ranking", "rating_error", "topn", "next_item")
 
 #: the preset every algorithm has: its config's defaults (the paper's settings)
 PAPER_PRESET = "paper"

@@ -2,7 +2,10 @@
 
 - ``slate_rollout`` (env kind ``slate``): greedy sessions in the evaluation simulator
   next to a random policy (:mod:`rayrec.evaluation.slate_rollout`);
-- ``full_ranking`` (``logged_sessions``): HR / NDCG / P / R / MRR @k over
+- ``next_item`` (``logged_sessions``): SQN's HR / NDCG @5/10/20 over every event of
+  the held-out sessions, click and purchase targets apart, all items ranked with no
+  filtering (:mod:`rayrec.evaluation.next_item`);
+- ``full_ranking`` (no env kind: a scorer over arrays): HR / NDCG / P / R / MRR @k over
   the full item pool with seen items excluded (:mod:`rayrec.evaluation.full_ranking`);
 - ``rating_error`` (``rating_walk``): RMSE / MAE of predicted ratings
   (:mod:`rayrec.evaluation.rating_error`);

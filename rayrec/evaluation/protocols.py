@@ -6,8 +6,10 @@ reports :meth:`EvaluationProtocol.columns`, tables average :attr:`EvalResult.met
 ``full_ranking`` and ``rating_error`` evaluate generic inputs (a scorer or predictor
 and arrays: :func:`~rayrec.evaluation.full_ranking.evaluate_full_ranking`,
 :func:`~rayrec.evaluation.rating_error.evaluate_rating_error`); the env kinds that hold
-their data (``logged_sessions``, ``rating_walk``, ``topn``) bring the step from a
-trained module to those inputs, and until one does, :meth:`evaluate_module` says so.
+their data (``rating_walk``, ``topn``, ``logged_sessions``) bring the step from a
+trained module to those inputs. ``full_ranking`` serves no env kind (its generic entry
+point is what ``topn`` builds on), so its :meth:`evaluate_module` says so;
+``logged_sessions`` is evaluated by ``next_item`` (the SQN protocol).
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from typing import Any
 
 from rayrec.config import lookup
 from rayrec.errors import InputError
-from rayrec.evaluation import full_ranking, rating_error, rating_walk, slate_rollout, topn
+from rayrec.evaluation import (
+    full_ranking,
+    next_item,
+    rating_error,
+    rating_walk,
+    slate_rollout,
+    topn,
+)
 from rayrec.evaluation.result import EvalResult
 
 #: (trained RLModule, env_config, users=, seed=) -> result
@@ -73,9 +82,11 @@ class EvaluationProtocol:
             InputError: no env kind of this protocol evaluates a trained module yet.
         """
         if self.module_evaluator is None:
+            kinds = f" ({', '.join(self.env_kinds)})" if self.env_kinds else ""
             raise InputError(
-                f"evaluation protocol {self.name}: no env kind ({', '.join(self.env_kinds)})"
-                " provides its held-out data from a trained module yet"
+                f"evaluation protocol {self.name}: no env kind{kinds} provides its"
+                " held-out data from a trained module"
+                + (" yet" if self.env_kinds else " (it evaluates a scorer over arrays)")
             )
         return self.module_evaluator(module, env_config, users=users, seed=seed)
 
@@ -138,8 +149,22 @@ PROTOCOLS: dict[str, EvaluationProtocol] = {
             evaluates="every user's test part",
         ),
         EvaluationProtocol(
-            name=full_ranking.NAME,
+            name=next_item.NAME,
             env_kinds=("logged_sessions",),
+            summary="SQN's next-item HR / NDCG @5/10/20 over every event of the held-out"
+            " sessions, click and purchase targets apart, all items ranked, none excluded",
+            metrics=next_item.METRICS,
+            headline=next_item.HEADLINE,
+            shown=next_item.SHOWN,
+            references=next_item.REFERENCES,
+            module_evaluator=next_item.evaluate_module,
+            reference_evaluator=next_item.reference_results,
+            evaluates="every event of the held-out sessions",
+        ),
+        # the generic full-ranking evaluation (topn builds on it); no env kind of its own
+        EvaluationProtocol(
+            name=full_ranking.NAME,
+            env_kinds=(),
             summary="HR / NDCG / precision / recall / MRR @k over the full item pool,"
             " seen items excluded",
             metrics=full_ranking.metric_names(),

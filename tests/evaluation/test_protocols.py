@@ -24,7 +24,8 @@ def test_each_env_kind_has_one_protocol() -> None:
     assert protocol_for_kind("slate").name == "slate_rollout"
     assert protocol_for_kind("rating_walk").name == "rating_error"
     assert protocol_for_kind("topn").name == "topn"
-    assert protocol_for_kind("logged_sessions").name == "full_ranking"
+    assert protocol_for_kind("logged_sessions").name == "next_item"
+    assert get_protocol("full_ranking").env_kinds == ()
     kinds = [k for p in PROTOCOLS.values() for k in p.env_kinds]
     assert len(kinds) == len(set(kinds))
     for protocol in PROTOCOLS.values():
