@@ -10,6 +10,7 @@ session runs; its kind picks the schema and the environment
 
 # rating_walk registers the rating_walk kind on import, topn the topn kind, rllib_env
 # the slate kind
+import rayrec.environments.sessions  # noqa: F401  (registers the logged_sessions kind)
 from rayrec.environments.rating_walk import RatingWalkEnv, RatingWalkSpec, WalkConfig
 from rayrec.environments.rllib_env import (
     default_simulator_folder,
