@@ -49,25 +49,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from rayrec.data.sessions import PART_TEST, PARTS, SessionData
 from rayrec.errors import InputError
 from rayrec.evaluation.result import EvalResult
-
-if TYPE_CHECKING:
-    from rayrec.data.sessions import SessionData
 
 NAME = "next_item"
 #: the cut-offs of the SQN papers
 KS = (5, 10, 20)
 #: the part a module is evaluated on unless its env_config's ``eval_part`` says otherwise
-DEFAULT_PART = "test"
+DEFAULT_PART = PART_TEST
 #: the env_config key naming the evaluated part (``valid`` for checkpoint selection)
 EVAL_PART_KEY = "eval_part"
-#: the parts of a session split
-PARTS = ("train", "valid", "test")
 #: targets scored at once
 EVAL_BATCH = 1024
 #: the target kinds, in metric order: ``is_buy`` false, then true
@@ -389,12 +385,10 @@ def evaluate_item_scores(
     return _result(sums, data)
 
 
-def _part_label(data: SessionData, part: str, rows: np.ndarray) -> str:
+def _part_label(data: SessionData, part: str) -> str:
     """``test part of <dataset> (every event of S sessions)``."""
-    description = getattr(data, "description", {}) or {}
-    name = description.get("dataset") or description.get("name") or "logged sessions"
-    n_sessions = len(np.unique(np.searchsorted(data.session_start, rows, side="right")))
-    return f"{part} part of {name}, every event of {n_sessions} sessions"
+    name = data.description.get("dataset") or "logged sessions"
+    return f"{part} part of {name}, every event of {len(data.sessions(part))} sessions"
 
 
 def _check_part(part: str, where: str) -> str:
@@ -431,7 +425,7 @@ def evaluate_next_item(
             yield scorer(states, len_state), data.items[chunk], data.is_buy[chunk]
 
     sums = _accumulate(batches(), ks, int(data.n_items))
-    label = _part_label(data, part, rows) if len(rows) else f"{part} part"
+    label = _part_label(data, part)
     return _result(sums, label)
 
 

@@ -5,14 +5,13 @@ ranked, click-only data, refusals — then over session data and a module."""
 from __future__ import annotations
 
 import math
-import sys
-import types
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
+from rayrec.data.sessions import SessionData
 from rayrec.errors import InputError
 from rayrec.evaluation import get_protocol, protocol_for_kind
 from rayrec.evaluation.next_item import (
@@ -233,46 +232,25 @@ def test_bad_input_is_refused_naming_what_was_wrong() -> None:
         next_item_metrics(scores, np.array([1, 2, 3]), buy, ks=(0,))
 
 
-class FakeSessions:
-    """A stand-in for :class:`rayrec.data.sessions.SessionData` (end padding)."""
-
-    def __init__(
-        self, sessions: list[list[int]], buys: list[list[bool]], parts: list[int], n_items: int
-    ) -> None:
-        self.n_items = n_items
-        self.state_length = 3
-        self.items = np.array([i for s in sessions for i in s], dtype=np.int64)
-        self.is_buy = np.array([b for s in buys for b in s], dtype=bool)
-        self.session_start = np.r_[0, np.cumsum([len(s) for s in sessions])].astype(np.int64)
-        self.session_part = np.array(parts, dtype=np.int8)
-        self.description = {"dataset": "fake"}
-
-    def rows(self, part: str) -> np.ndarray:
-        code = ("train", "valid", "test").index(part)
-        return np.concatenate(
-            [
-                np.arange(self.session_start[s], self.session_start[s + 1])
-                for s in np.flatnonzero(self.session_part == code)
-            ]
-        )
-
-    def states(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        states = np.zeros((len(rows), self.state_length), dtype=np.int64)
-        lengths = np.ones(len(rows), dtype=np.int64)
-        for r, row in enumerate(rows):
-            start = self.session_start[np.searchsorted(self.session_start, row, "right") - 1]
-            prev = self.items[start:row][-self.state_length :]
-            states[r, : len(prev)] = prev
-            lengths[r] = max(1, len(prev))
-        return states, lengths
-
-    def popularity(self) -> np.ndarray:
-        train = np.concatenate([self.items[self.rows("train")]])
-        return np.bincount(train, minlength=self.n_items + 1)
+def sessions_data(sessions: list[list[int]], buys: list[list[bool]], parts: list[int]) -> Any:
+    """Five sessions over 6 items, end padding, L = 3."""
+    return SessionData(
+        n_items=6,
+        items=np.array([i for s in sessions for i in s], dtype=np.int64),
+        is_buy=np.array([b for s in buys for b in s], dtype=bool),
+        session_start=np.r_[0, np.cumsum([len(s) for s in sessions])].astype(np.int64),
+        session_part=np.array(parts, dtype=np.int8),
+        state_length=3,
+        padding="end",
+        click_reward=0.2,
+        purchase_reward=1.0,
+        has_purchases=True,
+        description={"dataset": "fake"},
+    )
 
 
-def fake_sessions() -> FakeSessions:
-    return FakeSessions(
+def fake_sessions() -> SessionData:
+    return sessions_data(
         sessions=[[1, 2, 3], [2, 2, 4, 1], [5, 3, 3], [4, 1, 2, 2], [3, 5]],
         buys=[
             [False, False, True],
@@ -282,7 +260,6 @@ def fake_sessions() -> FakeSessions:
             [False, True],
         ],
         parts=[0, 2, 1, 2, 0],
-        n_items=6,
     )
 
 
@@ -302,7 +279,7 @@ def last_item_scorer(n_items: int, *, seen: list[tuple[np.ndarray, np.ndarray]])
 def test_every_event_of_the_part_is_a_target_the_first_included() -> None:
     data = fake_sessions()
     seen: list[tuple[np.ndarray, np.ndarray]] = []
-    result = evaluate_next_item(last_item_scorer(6, seen=seen), data, "test", batch=3)  # type: ignore[arg-type]
+    result = evaluate_next_item(last_item_scorer(6, seen=seen), data, "test", batch=3)
     rows = data.rows("test")
     states = np.concatenate([s for s, _ in seen])
     len_state = np.concatenate([n for _, n in seen])
@@ -317,9 +294,9 @@ def test_every_event_of_the_part_is_a_target_the_first_included() -> None:
     counts = "(7 click and 1 purchase targets)"
     assert result.data == f"test part of fake, every event of 2 sessions {counts}"
     with pytest.raises(InputError, match="part: expected one of train, valid, test"):
-        evaluate_next_item(last_item_scorer(6, seen=[]), data, "eval")  # type: ignore[arg-type]
+        evaluate_next_item(last_item_scorer(6, seen=[]), data, "eval")
     with pytest.raises(InputError, match="expected 7 columns"):
-        evaluate_next_item(lambda s, n: np.zeros((len(s), 5)), data, "test")  # type: ignore[arg-type]
+        evaluate_next_item(lambda s, n: np.zeros((len(s), 5)), data, "test")
 
 
 class ItemScoresModule(torch.nn.Module):
@@ -343,9 +320,7 @@ def test_a_module_is_evaluated_in_eval_mode_next_to_most_popular(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data = fake_sessions()
-    sessions = types.ModuleType("rayrec.environments.sessions")
-    sessions.session_data_for = lambda env_config: data  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "rayrec.environments.sessions", sessions)
+    monkeypatch.setattr("rayrec.environments.sessions.session_data_for", lambda c: data)
     module = ItemScoresModule(6)
     module.train()
     result = get_protocol("next_item").evaluate_module(
