@@ -23,9 +23,8 @@ from rayrec.evaluation.next_item import (
     evaluate_next_item,
     evaluate_targets,
     metric_names,
-    next_item_metrics,
-    target_ranks,
 )
+from rayrec.metrics.next_item import next_item_metrics, target_ranks
 
 
 def table_scorer(scores: np.ndarray, *, calls: list[int] | None = None) -> Any:
