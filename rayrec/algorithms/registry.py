@@ -269,3 +269,55 @@ def _lsrwrl() -> Any:
     from rayrec.algorithms.lsrwrl import LSRWRLConfig
 
     return LSRWRLConfig()
+
+
+@register_algorithm(
+    "sqn",
+    env_kinds=("logged_sessions",),
+    protocol="next_item",
+    summary="SQN: a session encoder's CE head with a double-Q head (reward 0.2 click, 1.0 buy)",
+    samples_env=False,
+)
+def _sqn() -> Any:
+    from rayrec.algorithms.sqn import SQNConfig
+
+    return SQNConfig()
+
+
+@register_algorithm(
+    "sac",
+    env_kinds=("logged_sessions",),
+    protocol="next_item",
+    summary="SQN's actor-critic variant (not soft actor-critic): CE weighted by Q after T updates",
+    samples_env=False,
+)
+def _sac() -> Any:
+    from rayrec.algorithms.sqn import SQNConfig
+
+    return SQNConfig().training(method="sac")
+
+
+@register_algorithm(
+    "ce",
+    env_kinds=("logged_sessions",),
+    protocol="next_item",
+    summary="plain next-item cross-entropy on a session encoder (GRU4Rec, NextItNet, SASRec)",
+    samples_env=False,
+)
+def _ce() -> Any:
+    from rayrec.algorithms.sqn import SQNConfig
+
+    return SQNConfig().training(method="ce")
+
+
+@register_algorithm(
+    "cal4rec",
+    env_kinds=("logged_sessions",),
+    protocol="next_item",
+    summary="counterfactual adversarial learner: Gumbel-max generator, discriminator, CE",
+    samples_env=False,
+)
+def _cal4rec() -> Any:
+    from rayrec.algorithms.cal4rec import CAL4RecConfig
+
+    return CAL4RecConfig()
