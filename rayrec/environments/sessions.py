@@ -247,7 +247,7 @@ class LoggedSessionsEnv(VectorEnv):
         terminated = live & (self._event >= self._end)  # (B,)
         if resetting.any():
             self._assign(resetting)
-        self._needs_reset = terminated
+        self._needs_reset = terminated.copy()  # _assign edits it in place
         infos = {INFO_HIT: hit, INFO_LOGGED_ITEM: logged}
         return self._obs(), reward, terminated, np.zeros(self.num_envs, dtype=bool), infos
 
