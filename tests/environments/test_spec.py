@@ -248,7 +248,7 @@ def test_unknown_kind_names_file_key_and_kinds(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "kind", [k for k in ENV_KINDS if k not in ("slate", "rating_walk", "topn")]
+    "kind", [k for k in ENV_KINDS if k not in ("slate", "rating_walk", "topn", "logged_sessions")]
 )
 def test_known_kind_not_available_yet(tmp_path: Path, kind: str) -> None:
     assert kind not in registered_kinds()
@@ -256,7 +256,7 @@ def test_known_kind_not_available_yet(tmp_path: Path, kind: str) -> None:
     assert read_kind(path) == kind
     assert load_error(path) == (
         f"{path}: kind: {kind!r} environments are not available yet"
-        " (available: slate, rating_walk, topn)"
+        " (available: slate, rating_walk, topn, logged_sessions)"
     )
     with pytest.raises(InputError, match="not available yet"):
         env_creator_name(kind)
@@ -271,7 +271,7 @@ def test_register_env_kind_refuses_unknown_and_repeated_kinds() -> None:
         register_env_kind("bandit", spec_class=object, **hooks)
     with pytest.raises(ValueError, match="registered already"):
         register_env_kind("slate", spec_class=object, **hooks)
-    assert registered_kinds() == ("slate", "rating_walk", "topn")
+    assert registered_kinds() == ("slate", "rating_walk", "topn", "logged_sessions")
 
 
 def test_slate_creator_is_registered_under_its_name() -> None:
