@@ -127,6 +127,16 @@ class CAL4RecTorchLearner(SessionLearnerMixin, TorchLearner):
         optim.step()
         return True
 
+    def compute_loss_for_module(
+        self, *, module_id: str, config: Any, batch: dict[str, Any], fwd_out: dict[str, Any]
+    ) -> torch.Tensor:
+        """L_ssl of the policy head (what RLlib's one-backward path would minimise).
+        Updates never take that path: :meth:`_uncompiled_update` runs Algorithm 1."""
+        module: Any = self.module[module_id]
+        net = cast(SessionNetwork, module.networks[0])
+        s = net(batch[STATE].long(), batch[LEN_STATE].long())  # (B, d)
+        return F.cross_entropy(mask_padding(net.ce_head(s)), batch[ACTION].long())
+
     def _uncompiled_update(self, batch: dict[str, Any], **kwargs: Any) -> Any:
         losses: dict[str, Any] = {}
         for module_id, module_batch in batch.items():
