@@ -48,6 +48,14 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from rayrec.algorithms.registry import check_env_kind, get_algorithm, make_config
+from rayrec.algorithms.sqn.sqn_learner import (
+    BEST_VALID_PREFIX,
+    EPOCHS,
+    NUM_UPDATES,
+    SELECTED_ITERATION,
+    SELECTED_VALUE,
+    VALID_PREFIX,
+)
 from rayrec.checkpoints import (
     algorithm_record,
     check_module_spaces,
@@ -80,6 +88,9 @@ log = logging.getLogger(__name__)
 RL_MODULE_PATH = Path("learner_group") / "learner" / "rl_module" / "default_policy"
 #: learner results logged per iteration besides rayrec's own "L_*" losses (PPO / A2C's)
 LOGGED_LEARNER_KEYS = ("policy_loss", "vf_loss", "entropy", "vf_explained_var")
+#: an offline loop's top-level figures an iteration's row keeps (:mod:`rayrec.algorithms.sqn`)
+OFFLINE_LOOP_KEYS = (EPOCHS, NUM_UPDATES, SELECTED_ITERATION, SELECTED_VALUE)
+OFFLINE_LOOP_PREFIXES = (VALID_PREFIX, BEST_VALID_PREFIX)
 #: inside a checkpoint folder: the RLlib algorithm state and the run's counters
 ALGO_DIR = "algorithm"
 TRIAL_STATE = "rayrec_trial.json"
@@ -428,6 +439,13 @@ def iteration_row(result: Mapping[str, Any], *, iteration: int, seconds: float) 
             for k, v in learner.items()
             if k.startswith("L_") or k in LOGGED_LEARNER_KEYS
         },
+        # an offline loop's own figures (logged-session learners: epochs, validation,
+        # the selected weights)
+        **{
+            k: _float(v)
+            for k, v in result.items()
+            if k in OFFLINE_LOOP_KEYS or k.startswith(OFFLINE_LOOP_PREFIXES)
+        },
     }
 
 
@@ -752,6 +770,7 @@ def run_training(
         "iterations": last.get("iteration"),
         "env_steps": last.get("env_steps"),
         "train_seconds": last.get("train_seconds"),
+        "last_row": last,
         "overrides": opts.overrides,
         "protocol": evaluation.protocol,
         "evaluation": evaluation.by_policy(opts.algo),

@@ -51,6 +51,9 @@ from rayrec.provenance import code_version
 
 log = logging.getLogger(__name__)
 
+#: ``Table.budget_unit`` of a budget counted in learner updates
+UPDATES = "updates"
+
 
 @dataclass(frozen=True)
 class Column:
@@ -199,6 +202,12 @@ class Table:
         references: the table's own reference rows, ``(plan, out) -> {name: metrics}``
             (a ``<metric>_std`` key shows as ``± std``; fits may be kept under ``out``),
             instead of the protocol's reference policies.
+        budget_unit: what ``budget_steps`` counts: ``env steps`` (default), or
+            ``updates`` — learner updates of an offline algorithm (the logged-session
+            tables: ``updates_per_iteration`` a ``train()``).
+        runner: the table's own runner ``(table, plan, out, say) -> summary`` (a grid
+            of rows beyond algorithms × seeds: ``cal4rec-table``), instead of
+            :func:`run_table`'s loop.
     """
 
     name: str
@@ -215,6 +224,8 @@ class Table:
     update_reference: str | None = None
     row_header: str = "model"
     references: Callable[[TablePlan, Path], dict[str, dict[str, float]]] | None = None
+    budget_unit: str = "env steps"
+    runner: Callable[..., dict[str, Any]] | None = None
 
     @property
     def run_metrics(self) -> tuple[str, ...]:
@@ -289,9 +300,15 @@ def train_options(table: Table, plan: TablePlan, algo: str, seed: int, folder: P
         eval_users=plan.eval_users,
         checkpoint_every=None,  # a table keeps results, not (replay-buffer sized) checkpoints
     )
-    if not get_algorithm(algo).samples_env and table.update_reference is not None:
-        ref = make_config(table.update_reference)
-        updates = math.ceil(ref.training_intensity * plan.budget_steps / ref.total_train_batch_size)
+    offline = not get_algorithm(algo).samples_env
+    if offline and (table.budget_unit == UPDATES or table.update_reference is not None):
+        if table.budget_unit == UPDATES or table.update_reference is None:
+            updates = plan.budget_steps
+        else:
+            ref = make_config(table.update_reference)
+            updates = math.ceil(
+                ref.training_intensity * plan.budget_steps / ref.total_train_batch_size
+            )
         config = make_config(algo)
         per_iter = int(overrides.get("updates_per_iteration", config.updates_per_iteration))
         opts.stop_iters = max(1, math.ceil(updates / per_iter))
@@ -330,7 +347,8 @@ def train_or_reuse(
         if status is not None and status.status != FINISHED
         else ""
     )
-    say(f"training {what} seed {seed} ({plan.budget_steps} env steps) -> {folder}{again}")
+    budget = f"{plan.budget_steps} {table.budget_unit}"
+    say(f"training {what} seed {seed} ({budget}) -> {folder}{again}")
     return run_training(
         train_options(table, plan, algo, seed, folder),
         existing="overwrite",
@@ -356,7 +374,10 @@ def reference_rows(table: Table, plan: TablePlan, out: Path) -> dict[str, dict[s
 def run_table(
     table: Table, plan: TablePlan, out: Path, say: Callable[[str], None] = log.info
 ) -> dict[str, Any]:
-    """Train and evaluate every (algorithm, seed) not finished yet; write the table."""
+    """Train and evaluate every (algorithm, seed) not finished yet; write the table
+    (a table with its own runner runs that instead)."""
+    if table.runner is not None:
+        return table.runner(table, plan, out, say)
     plan.validate()
     out.mkdir(parents=True, exist_ok=True)
     code = code_version()
