@@ -3,7 +3,8 @@
 ``load_dataset("ml-1m", path=...)`` returns an :class:`InteractionLog`. The cache is
 keyed by a fingerprint of the source files and the reader's version and options,
 so editing a file or upgrading a reader rebuilds it; it is written atomically.
-``synthetic`` needs no files: it is the seeded generator's log.
+``synthetic`` and ``synthetic-sessions`` need no files: they are the seeded generators'
+logs (:mod:`rayrec.data.synthetic`, :mod:`rayrec.data.synthetic_sessions`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rayrec.errors import InputError
 log = logging.getLogger(__name__)
 
 SYNTHETIC = "synthetic"
+SYNTHETIC_SESSIONS = "synthetic-sessions"
 
 
 def resolve_path(name: str, path: str | Path | None) -> Path:
@@ -64,16 +66,21 @@ def load_dataset(
     """Return the dataset's :class:`InteractionLog`, building its cache if needed.
 
     Args:
-        name: registry name (``ml-1m``, ``retailrocket``, ..., or ``synthetic``).
+        name: registry name (``ml-1m``, ``retailrocket``, ..., ``synthetic`` or
+            ``synthetic-sessions``).
         path: the dataset's folder (default ``$RAYREC_DATA/<folder>``).
         cache_dir: cache root (default ``$RAYREC_CACHE`` or ``~/.cache/rayrec``).
         use_cache: read and write the Parquet cache.
-        seed: the generator seed for ``synthetic``.
+        seed: the generator seed for ``synthetic`` and ``synthetic-sessions``.
     """
     if name == SYNTHETIC and path is None:
         from rayrec.data.synthetic import SyntheticConfig, generate
 
         return generate(SyntheticConfig(seed=seed)).log
+    if name == SYNTHETIC_SESSIONS and path is None:
+        from rayrec.data.synthetic_sessions import SessionGeneratorConfig, generate_sessions
+
+        return generate_sessions(SessionGeneratorConfig(seed=seed)).log
     reader = make_reader(name, path)
     if not use_cache:
         return reader.read()

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, TypeVar
 from rayrec.config import from_dict, to_dict
 from rayrec.data.datasets import resolve_path
 from rayrec.data.io import DATA_ENV
-from rayrec.data.readers.base import dataset_names, get_reader
+from rayrec.data.readers.base import GENERATED, dataset_names, get_reader
 from rayrec.environments.spec import load_env_spec
 from rayrec.errors import InputError
 from rayrec.simulator.keys import PART_EVAL, PART_TRAIN
@@ -64,7 +64,7 @@ def dataset_folder(spec: Any, data_dir: str | Path | None, option: str) -> str |
             and the ways to give one, ``option`` among them).
     """
     given = data_dir if data_dir is not None else spec.dataset.path
-    if spec.dataset.name == "synthetic" and given is None:
+    if spec.dataset.name in GENERATED and given is None:
         return None
     if given is None and not os.environ.get(DATA_ENV):
         folder = get_reader(spec.dataset.name).default_dir

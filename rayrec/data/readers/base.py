@@ -132,6 +132,9 @@ def parse_file(path: Path, root: Path, fmt: TableFormat, problems: ProblemCollec
 
 R = TypeVar("R", bound=type[DatasetReader])
 
+#: the generated datasets (no reader, no files): ``rayrec.data.datasets.load_dataset``
+GENERATED: tuple[str, ...] = ("synthetic", "synthetic-sessions")
+
 READERS: dict[str, type[DatasetReader]] = {}
 
 
@@ -145,9 +148,9 @@ def register(cls: R) -> R:
 
 
 def dataset_names() -> list[str]:
-    """Primary names of all registered readers plus ``synthetic``."""
+    """Primary names of all registered readers plus the :data:`GENERATED` ones."""
     _import_all()
-    return sorted({cls.name for cls in READERS.values()} | {"synthetic"})
+    return sorted({cls.name for cls in READERS.values()} | set(GENERATED))
 
 
 def get_reader(name: str) -> type[DatasetReader]:
