@@ -182,8 +182,8 @@ class CAL4RecTorchLearner(SessionLearnerMixin, TorchLearner):
             loss_d = discriminator_loss(d_real, d_fake)
             self._step(module_id, DISCRIMINATOR, loss_d, limit)
             log[D_LOSS] = float(loss_d.detach())
-            log[D_REAL] = float(torch.sigmoid(d_real).mean())
-            log[D_FAKE] = float(torch.sigmoid(d_fake).mean())
+            log[D_REAL] = float(torch.sigmoid(d_real.detach()).mean())
+            log[D_FAKE] = float(torch.sigmoid(d_fake.detach()).mean())
             log[FAKE_PURCHASE] = float(r2[:, 1].mean())
         last = slice((n_chunks - 1) * size, n_chunks * size)
         # --- generator step: min L_G (Eq. 10); s and e_a fixed, D does not move
