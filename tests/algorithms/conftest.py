@@ -12,6 +12,9 @@
 - ``slate_batch``: one real transition per user (obs, action, reward, next obs,
   terminated, per-item response and validity), as tensors, in the column names the
   learner connector produces.
+- ``sessions_env`` / :func:`sessions_batch`: the ``logged_sessions`` env over the
+  synthetic click/purchase sessions (``envs/synthetic_sessions.yaml``) and B of its
+  real replay rows (:meth:`SessionData.batch`'s columns plus the acting observation).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from rayrec.environments.slate import SlateEnv
 
 REPO = Path(__file__).resolve().parents[2]
 SYNTHETIC = REPO / "envs" / "synthetic.yaml"
+SYNTHETIC_SESSIONS = REPO / "envs" / "synthetic_sessions.yaml"
 #: users stepped together in the module-level tests
 B = 8
 
@@ -169,3 +173,34 @@ def topn_batch(env: Any, seed: int = 0) -> dict[str, Any]:
         Columns.REWARDS: torch.as_tensor(reward, dtype=torch.float32),  # (B,)
         Columns.TERMINATEDS: torch.as_tensor(terminated),  # (B,)
     }
+
+
+@pytest.fixture(scope="session")
+def sessions_env() -> Any:
+    """The ``logged_sessions`` env of B slots over the synthetic sessions' train part."""
+    from rayrec.environments import env_config_for
+    from rayrec.environments.sessions import LoggedSessionsEnv, make_env
+
+    env = make_env({**env_config_for(SYNTHETIC_SESSIONS), "num_envs": B})
+    assert isinstance(env, LoggedSessionsEnv)
+    return env
+
+
+def sessions_batch(env: Any, seed: int = 0) -> dict[str, Any]:
+    """B replay rows of the env's train sessions as tensors: the
+    :data:`~rayrec.data.sessions.BATCH_KEYS` columns the learners read, and
+    ``Columns.OBS`` = {state, len_state (B, 1)} for the acting forwards. The rows
+    include a purchase, a session's last event and a session's first event (its state
+    all padding)."""
+    from rayrec.data.sessions import IS_BUY, IS_DONE, LEN_STATE, PART_TRAIN, STATE
+
+    data = env.data
+    train = data.rows(PART_TRAIN)
+    rows = np.random.default_rng(seed).choice(train, size=B, replace=False)  # (B,)
+    rows[0] = train[np.flatnonzero(data.is_buy[train])[0]]
+    rows[1] = data.session_start[data.sessions(PART_TRAIN)[0] + 1] - 1  # a last event
+    rows[2] = data.session_start[data.sessions(PART_TRAIN)[1]]  # a first event
+    batch = {k: torch.as_tensor(v) for k, v in data.batch(rows).items()}
+    assert bool(batch[IS_BUY].any()) and bool(batch[IS_DONE].any())
+    batch[Columns.OBS] = {STATE: batch[STATE], LEN_STATE: batch[LEN_STATE][:, None]}
+    return batch

@@ -3,7 +3,10 @@
 Parametrised from :data:`rayrec.algorithms.registry.ALGORITHMS` — a newly registered
 algorithm is tested here, or fails here until it says which contract it keeps — plus
 DDPG with a continuous Box action (the next issue's DDPG-LA), not registered yet, from a
-flat observation and from the slate env's history observation.
+flat observation and from the slate env's history observation. The logged-session
+learners (SQN, SAC, CE, CAL4Rec: the ``sessions`` family) are checked on the synthetic
+click/purchase sessions' spaces and real replay rows; CAL4Rec's update also step by
+step: which parameters each of Algorithm 1's optimizer steps moves, per variant.
 
 Module level (no Ray), built from the config's own module spec: the shapes of every
 forward, valid actions for the action space, greedy acting deterministic, target
@@ -39,6 +42,19 @@ from ray.rllib.core.rl_module.rl_module import RLModule
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.metrics import NUM_ENV_STEPS_SAMPLED_LIFETIME
 
+from rayrec.algorithms.cal4rec.cal4rec_learner import (
+    D_LOSS,
+    DISCRIMINATOR,
+    ENCODER,
+    ENCODER_LOSS,
+    FULL,
+    G_LOSS,
+    GAN_ONLY,
+    GENERATOR,
+    NO_GUMBEL,
+    SSL_LOSS,
+    SSL_ONLY,
+)
 from rayrec.algorithms.ddpg import DDPGConfig
 from rayrec.algorithms.ddpg.ddpg_learner import BCE_LOSS, HYPER_LOSS, QMAX_LOSS, TD_LOSS
 from rayrec.algorithms.keys import (
@@ -60,11 +76,24 @@ from rayrec.algorithms.registry import (
     get_algorithm,
     make_config,
 )
+from rayrec.algorithms.sqn import SQNConfig
+from rayrec.algorithms.sqn.sqn_learner import CE_LOSS
+from rayrec.algorithms.sqn.sqn_learner import TD_LOSS as SQN_TD_LOSS
+from rayrec.data.sessions import LEN_STATE as SESSION_LEN_STATE
+from rayrec.data.sessions import STATE as SESSION_STATE
+from rayrec.environments import env_config_for
 from rayrec.environments.keys import OBS_ACTION_MASK
 from rayrec.environments.slate import SlateEnv
 from rayrec.errors import InputError
 from rayrec.train import LOGGED_LEARNER_KEYS, TrainOptions, build_config
-from tests.algorithms.conftest import SYNTHETIC, B, rating_batch, topn_batch
+from tests.algorithms.conftest import (
+    SYNTHETIC,
+    SYNTHETIC_SESSIONS,
+    B,
+    rating_batch,
+    sessions_batch,
+    topn_batch,
+)
 
 #: DDPG with a Box action (not registered: no env kind serves it yet)
 BOX_FLAT = "ddpg[box, flat obs]"
@@ -73,10 +102,23 @@ CASES = [*sorted(ALGORITHMS), BOX_FLAT, BOX_HISTORY]
 #: the Box cases' spaces: a rating in [0, 1] (DDPG-LA's action), a 6-d observation
 BOX_ACTION = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
 FLAT_OBS = gym.spaces.Box(-1.0, 1.0, (6,), np.float32)
+#: output key of the session modules' CE-head scores in these tests
+ITEM_SCORES = "item_scores"
+#: the learners of logged sessions (offline: they never sample the env)
+SESSION_ALGOS = ("cal4rec", "ce", "sac", "sqn")
+#: the named losses each session learner logs (SAC weights its CE only after T updates)
+SESSION_LOSSES: dict[str, set[str]] = {
+    "sqn": {SQN_TD_LOSS, CE_LOSS},
+    "sac": {SQN_TD_LOSS, CE_LOSS},
+    "ce": {CE_LOSS},
+    "cal4rec": {D_LOSS, G_LOSS, SSL_LOSS, ENCODER_LOSS},
+}
 
 
 def family(config: Any) -> str:
     """Which forward / learner contract a config's algorithm keeps."""
+    if isinstance(config, SQNConfig):  # CAL4Rec's config is one too
+        return "sessions"
     if isinstance(config, DDPGConfig):
         return "ddpg"
     if isinstance(config, DQNConfig):  # after DDPG: DDPGConfig is a DQNConfig
@@ -141,6 +183,7 @@ def case(
     slate_batch: dict[str, Any],
     rating_env: Any,
     topn_env: Any,
+    sessions_env: Any,
 ) -> Case:
     name = request.param
     if name in (BOX_FLAT, BOX_HISTORY):
@@ -163,6 +206,14 @@ def case(
             topn_env.single_action_space,
             topn_batch(topn_env),
         )
+    if get_algorithm(name).env_kinds == ("logged_sessions",):
+        return Case(
+            name,
+            session_config(name),
+            sessions_env.single_observation_space,
+            sessions_env.single_action_space,
+            sessions_batch(sessions_env),
+        )
     return Case(
         name,
         make_config(name),
@@ -170,6 +221,17 @@ def case(
         slate_env.single_action_space,
         slate_batch,
     )
+
+
+def session_config(name: str, **training: Any) -> Any:
+    """The config of a session learner on the synthetic sessions, one update taking the
+    B batch rows (CAL4Rec's takes K + 1 minibatches: K discriminator steps, then the
+    generator and encoder steps)."""
+    config = make_config(name).environment(env_config=env_config_for(SYNTHETIC_SESSIONS))
+    config.debugging(seed=0).training(**training)
+    per_update = 1 if getattr(config, "variant", SSL_ONLY) == SSL_ONLY else config.disc_steps + 1
+    assert B % per_update == 0
+    return config.training(train_batch_size_per_learner=B // per_update)
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +265,48 @@ def main_next_q(module: Any, batch: dict[str, Any]) -> torch.Tensor:
     return module.q_value(s_next, module.actor(s_next))  # type: ignore[no-any-return]
 
 
+def session_scores(module: Any, obs: dict[str, Any]) -> torch.Tensor:
+    """(B, N + 1) the CE head's scores of a session module (eval mode: no dropout)."""
+    state = obs[Columns.OBS][SESSION_STATE]  # (B, L)
+    len_state = obs[Columns.OBS][SESSION_LEN_STATE][:, 0]  # (B,)
+    was = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            return module.item_scores(state, len_state)  # type: ignore[no-any-return]
+    finally:
+        module.train(was)
+
+
+def session_forwards_have_their_shapes(module: Any, case: Case, out: dict[str, Any]) -> None:
+    """The session modules' forwards: the learners run the networks themselves
+    (SQN's coin flip picks which), so forward_train precomputes nothing; every network
+    scores (B, N + 1) with the padding column −∞; CAL4Rec's generator gives (B, 2)
+    log-probabilities of click / purchase and its discriminator (B,) logits."""
+    assert out == {}
+    batch, n = case.batch, case.action_space.n
+    two = case.name in ("sqn", "sac")
+    assert len(module.networks) == (2 if two else 1)
+    for net in module.networks:
+        s = net(batch[SESSION_STATE], batch[SESSION_LEN_STATE])  # (B, d)
+        assert s.shape == (B, net.encoder.dim) and torch.isfinite(s).all()
+        assert net.ce_head(s).shape == (B, n)
+        assert (net.q_head is not None) == two
+        if two:
+            assert net.q_head(s).shape == (B, n)
+    scores = session_scores(module, {Columns.OBS: batch[Columns.OBS]})  # (B, N + 1)
+    assert scores.shape == (B, n) and bool((scores[:, 0] == float("-inf")).all())
+    assert bool(torch.isfinite(scores[:, 1:]).all())
+    if case.name == "cal4rec":
+        net = module.networks[0]
+        s = net(batch[SESSION_STATE], batch[SESSION_LEN_STATE])  # (B, d)
+        e_a = net.encoder.item_embedding(batch["action"])  # (B, d)
+        log_p = module.generator(s, e_a, torch.rand(B, module.generator.noise_dim))  # (B, 2)
+        assert log_p.shape == (B, 2)
+        torch.testing.assert_close(log_p.exp().sum(-1), torch.ones(B))
+        assert module.discriminator(log_p.exp(), s, e_a).shape == (B,)
+
+
 def assert_valid_actions(
     actions: torch.Tensor, space: gym.Space[Any], obs: dict[str, Any] | None = None
 ) -> None:
@@ -232,12 +336,16 @@ def assert_valid_actions(
 def test_every_algorithm_is_registered_with_its_metadata() -> None:
     assert set(ALGORITHMS) == {
         "a2c",
+        "cal4rec",
+        "ce",
         "ddpg",
         "ddpg-la",
         "hac",
         "lsrwrl",
         "offline-sl",
         "online-sl",
+        "sac",
+        "sqn",
         "td3",
     }
     for name, entry in ALGORITHMS.items():
@@ -246,11 +354,13 @@ def test_every_algorithm_is_registered_with_its_metadata() -> None:
             assert entry.env_kinds == ("rating_walk",) and entry.protocol == "rating_error"
         elif name == "lsrwrl":
             assert entry.env_kinds == ("topn",) and entry.protocol == "topn"
+        elif name in SESSION_ALGOS:
+            assert entry.env_kinds == ("logged_sessions",) and entry.protocol == "next_item"
         else:
             assert entry.env_kinds == ("slate",) and entry.protocol == "slate_rollout"
         assert entry.protocol in PROTOCOLS
         assert entry.summary and "\n" not in entry.summary
-        assert entry.samples_env is (name != "offline-sl")
+        assert entry.samples_env is (name not in ("offline-sl", *SESSION_ALGOS))
         config = entry.make_config()
         # the entry agrees with what train.py reads off the config
         assert getattr(config, "samples_env_steps", True) is entry.samples_env
@@ -260,7 +370,7 @@ def test_every_algorithm_is_registered_with_its_metadata() -> None:
 
 
 def test_an_unknown_algorithm_is_named_with_the_known_ones() -> None:
-    with pytest.raises(InputError, match=r"unknown algorithm 'hca'.*a2c, ddpg, ddpg-la, hac"):
+    with pytest.raises(InputError, match=r"unknown algorithm 'hca'.*a2c, cal4rec, ce, ddpg, "):
         get_algorithm("hca")
     with pytest.raises(InputError, match="unknown algorithm 'hca'"):
         make_config("hca")
@@ -280,6 +390,17 @@ def test_acting_forwards_give_valid_actions(module_of: Any, case: Case) -> None:
     obs = {Columns.OBS: case.batch[Columns.OBS]}
     with torch.no_grad():
         outs = (module_of.forward_inference(obs), module_of.forward_exploration(obs))
+    if case.family == "sessions":
+        # one item of 1..N per row (0 is padding), the argmax of the CE head's scores;
+        # offline, exploring is acting greedily
+        n_items = case.action_space.n - 1
+        scores = session_scores(module_of, obs)  # (B, N + 1)
+        for out in outs:
+            actions = out[Columns.ACTIONS]
+            assert actions.shape == (B,) and not actions.is_floating_point()
+            assert int(actions.min()) >= 1 and int(actions.max()) <= n_items
+            assert torch.equal(actions, scores.argmax(dim=-1))
+        return
     for out in outs:
         assert_valid_actions(out[Columns.ACTIONS], case.action_space, obs[Columns.OBS])
         if case.family == "dqn":
@@ -304,10 +425,23 @@ def test_greedy_acting_is_deterministic(module_of: Any, case: Case) -> None:
     with torch.no_grad():
         first, second = module_of.forward_inference(obs), module_of.forward_inference(obs)
     assert torch.equal(first[Columns.ACTIONS], second[Columns.ACTIONS])
+    if case.family == "sessions":
+        # heavy dropout would flip the argmax of a train-mode forward: acting is eval mode
+        config = session_config(case.name).rl_module(model_config={"dropout": 0.9})
+        noisy = Case(case.name, config, case.observation_space, case.action_space, case.batch)
+        module = noisy.build_module()
+        module.train()
+        with torch.no_grad():
+            actions = [module.forward_inference(obs)[Columns.ACTIONS] for _ in range(3)]
+        for got in actions:
+            assert torch.equal(got, session_scores(module, obs).argmax(dim=-1))
 
 
 def test_forward_train_gives_every_learner_key_with_its_shape(module_of: Any, case: Case) -> None:
     out = module_of.forward_train(case.batch)
+    if case.family == "sessions":
+        session_forwards_have_their_shapes(module_of, case, out)
+        return
     if case.family == "dqn":
         n = case.action_space.n
         for key in (QF_PREDS, QF_NEXT_PREDS, QF_TARGET_NEXT_PREDS):
@@ -345,6 +479,10 @@ def test_forward_train_gives_every_learner_key_with_its_shape(module_of: Any, ca
 def test_target_pairs_start_equal_to_their_main_nets(module_of: Any, case: Case) -> None:
     if case.family == "ppo":
         assert not isinstance(module_of, TargetNetworkAPI), "on-policy: no target networks"
+        return
+    if case.family == "sessions":
+        # SQN's double Q is two complete networks, each the other's target: no lagged copy
+        assert not isinstance(module_of, TargetNetworkAPI)
         return
     pairs = module_of.get_target_network_pairs()
     if case.family == "dqn":
@@ -390,10 +528,14 @@ def test_save_restore_gives_the_same_greedy_action(
             out = dict(module.forward_inference(obs))
             if case.family == "dqn":  # the greedy action's Q-values
                 out[QF_PREDS] = module.compute_q_values(obs)[QF_PREDS]
+            if case.family == "sessions":  # the CE head's scores the greedy item comes from
+                out[ITEM_SCORES] = session_scores(module, obs)
         return out
 
     expected = outputs(module_of)
-    key = {"ddpg": HYPER_ACTION, "dqn": QF_PREDS}.get(case.family, Columns.ACTION_DIST_INPUTS)
+    key = {"ddpg": HYPER_ACTION, "dqn": QF_PREDS, "sessions": ITEM_SCORES}.get(
+        case.family, Columns.ACTION_DIST_INPUTS
+    )
     assert not torch.equal(outputs(fresh)[key], expected[key])
     fresh.set_state(module_of.get_state())
     for other in (restored, fresh):
@@ -465,10 +607,39 @@ def dqn_update(case: Case) -> tuple[dict[str, float], dict[str, torch.Tensor], A
     return {k: float(out[DEFAULT_MODULE_ID][k].peek()) for k in names}, before, learner
 
 
+def session_learner(config: Any, case: Case) -> Any:
+    torch.manual_seed(0)
+    return config.build_learner(
+        spaces={DEFAULT_MODULE_ID: (case.observation_space, case.action_space)}
+    )
+
+
+def session_update_batch(case: Case) -> MultiAgentBatch:
+    """The B replay rows as the offline loop hands them over (no acting observation)."""
+    columns = {k: v for k, v in to_numpy(case.batch).items() if k != Columns.OBS}
+    return MultiAgentBatch({DEFAULT_MODULE_ID: SampleBatch(columns)}, env_steps=B)
+
+
+def sessions_update(case: Case) -> tuple[dict[str, float], dict[str, torch.Tensor], Any]:
+    """One update of a session learner on the B replay rows: its named losses."""
+    learner = session_learner(case.config, case)
+    module = learner.module[DEFAULT_MODULE_ID]
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    results = learner.update(
+        batch=session_update_batch(case), timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: B}
+    )
+    out = results[DEFAULT_MODULE_ID]
+    names = {k for k in out if k.startswith("L_")} | {
+        k for k in SESSION_LOSSES[case.name] if k in out
+    }
+    return {k: float(out[k].peek()) for k in names}, before, learner
+
+
 UPDATES: dict[str, Callable[[Case], tuple[dict[str, float], dict[str, torch.Tensor], Any]]] = {
     "ddpg": ddpg_update,
     "dqn": dqn_update,
     "ppo": a2c_update,
+    "sessions": sessions_update,
 }
 
 
@@ -478,8 +649,91 @@ def test_one_update_reports_finite_named_losses_and_moves_weights(case: Case) ->
         # L_Hyper / L_BCE: trained by HAC and its presets, logged by DDPG in a slate space
         expected = {TD_LOSS, QMAX_LOSS} | ({HYPER_LOSS, BCE_LOSS} if case.is_slate else set())
         assert set(losses) == expected, (case.name, sorted(losses))
+    if case.family == "sessions":
+        assert set(losses) == SESSION_LOSSES[case.name], (case.name, sorted(losses))
     assert losses and all(np.isfinite(v) for v in losses.values()), (case.name, losses)
     after = learner.module[DEFAULT_MODULE_ID].state_dict()
     moved = [k for k in before if not torch.equal(before[k], after[k])]
-    prefix = {"ddpg": "critic.", "dqn": "q_net."}.get(case.family, "value.")
+    prefix = {"ddpg": "critic.", "dqn": "q_net.", "sessions": "networks."}.get(
+        case.family, "value."
+    )
     assert any(k.startswith(prefix) for k in moved), (case.name, prefix)
+    if case.name in ("sqn", "sac"):
+        # the coin flip trains one network; the other only gave the target, so it
+        # has no gradient and (one Adam over both) does not move
+        trained = {k.split(".")[1] for k in moved if k.startswith("networks.")}
+        assert len(trained) == 1, (case.name, trained)
+
+
+# ------------------------------------------------- CAL4Rec's Algorithm 1, step by step
+def parameter_groups(module: Any) -> dict[str, list[torch.nn.Parameter]]:
+    """θ_E (encoder, item embedding and policy head), θ_G and θ_D of a CAL4Rec module."""
+    return {
+        ENCODER: list(module.networks.parameters()),
+        GENERATOR: list(module.generator.parameters()),
+        DISCRIMINATOR: list(module.discriminator.parameters()),
+    }
+
+
+@pytest.mark.parametrize(
+    ("variant", "disc_steps", "steps"),
+    [
+        # K discriminator steps, then the generator's, then the encoder's (on L_ssl + L_G)
+        (FULL, 1, [DISCRIMINATOR, GENERATOR, ENCODER]),
+        (FULL, 3, [DISCRIMINATOR] * 3 + [GENERATOR, ENCODER]),
+        (NO_GUMBEL, 1, [DISCRIMINATOR, GENERATOR, ENCODER]),
+        (GAN_ONLY, 1, [DISCRIMINATOR, GENERATOR, ENCODER]),
+        # L_ssl only: the plain sequential recommender, G and D never move
+        (SSL_ONLY, 1, [ENCODER]),
+    ],
+)
+def test_cal4rec_update_steps_each_group_in_algorithm_1s_order(
+    sessions_env: Any, variant: str, disc_steps: int, steps: list[str]
+) -> None:
+    """Each optimizer step moves its own parameter group and nothing else, in the order
+    of Algorithm 1; the ``gan`` variant's encoder step leaves the policy head alone (L_G
+    does not reach it)."""
+    config = session_config("cal4rec", variant=variant, disc_steps=disc_steps)
+    case = Case(
+        "cal4rec",
+        config,
+        sessions_env.single_observation_space,
+        sessions_env.single_action_space,
+        sessions_batch(sessions_env),
+    )
+    learner = session_learner(config, case)
+    module = learner.module[DEFAULT_MODULE_ID]
+    groups = parameter_groups(module)
+    log: list[tuple[str, set[str]]] = []
+    snapshot: dict[str, list[torch.Tensor]] = {}
+
+    def before_step(name: str) -> Callable[..., None]:
+        def hook(*_: Any) -> None:
+            snapshot.update({g: [p.detach().clone() for p in ps] for g, ps in groups.items()})
+
+        return hook
+
+    def after_step(name: str) -> Callable[..., None]:
+        def hook(*_: Any) -> None:
+            moved = {
+                g
+                for g, ps in groups.items()
+                if any(not torch.equal(p, old) for p, old in zip(ps, snapshot[g], strict=True))
+            }
+            log.append((name, moved))
+
+        return hook
+
+    for name in (ENCODER, GENERATOR, DISCRIMINATOR):
+        optim = learner.get_optimizer(DEFAULT_MODULE_ID, name)
+        optim.register_step_pre_hook(before_step(name))
+        optim.register_step_post_hook(after_step(name))
+    head = {k: v.clone() for k, v in module.networks[0].ce_head.state_dict().items()}
+    learner.update(batch=session_update_batch(case), timesteps={NUM_ENV_STEPS_SAMPLED_LIFETIME: B})
+    assert [name for name, _ in log] == steps
+    for name, moved in log:
+        assert moved == {name}, (name, moved)
+    head_moved = any(
+        not torch.equal(v, head[k]) for k, v in module.networks[0].ce_head.state_dict().items()
+    )
+    assert head_moved is (variant != GAN_ONLY)
