@@ -403,6 +403,14 @@ class SQN(Algorithm):
             if self.selection.weights is not None:
                 self.env_runner.module.set_state(self.selection.weights)
 
+    def restore_from_path(self, path: Any, *args: Any, **kwargs: Any) -> None:
+        """RLlib's restore, then the selected weights back in the env runner's module:
+        RLlib syncs it from the restored learner (the last weights) after
+        :meth:`set_state` has put the selected ones there."""
+        super().restore_from_path(path, *args, **kwargs)
+        if self.selection.weights is not None:
+            self.env_runner.module.set_state(self.selection.weights)
+
 
 def validation_metrics(module: Any, data: SessionData, batch: int = 1024) -> dict[str, float]:
     """The SQN protocol's figures (:data:`NEXT_ITEM_METRICS`) of ``module`` (its
