@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from rayrec.algorithms.a2c.a2c import A2CModelConfig
+from rayrec.algorithms.cal4rec import CAL4RecModelConfig
 from rayrec.algorithms.ddpg import DDPGLAModelConfig, DDPGModelConfig
 from rayrec.algorithms.lsrwrl.lsrwrl import LSRWRLModelConfig
 from rayrec.algorithms.registry import ALGORITHMS, make_config
+from rayrec.algorithms.sqn.sqn import SessionModelConfig
 from rayrec.config import from_dict
 from rayrec.errors import InputError
 from rayrec.train import TrainOptions, build_config
@@ -54,7 +56,15 @@ A2C_BAD = [
 def test_every_algorithm_names_its_model_config_class() -> None:
     for name in ALGORITHMS:
         cls = make_config(name).model_config_class
-        assert cls in (DDPGModelConfig, A2CModelConfig, DDPGLAModelConfig, LSRWRLModelConfig), name
+        known = (
+            DDPGModelConfig,
+            A2CModelConfig,
+            DDPGLAModelConfig,
+            LSRWRLModelConfig,
+            SessionModelConfig,
+            CAL4RecModelConfig,
+        )
+        assert cls in known, name
         cls()  # the defaults are valid
 
 
