@@ -53,6 +53,7 @@ from rayrec.algorithms.sqn.sqn_learner import (
     EPOCHS,
     NUM_UPDATES,
     SELECTED_ITERATION,
+    SELECTED_MODULE_DIR,
     SELECTED_VALUE,
     VALID_PREFIX,
 )
@@ -865,12 +866,16 @@ def load_policy_module(
     if verify:
         manifest = verify_checkpoint(find_checkpoint(path), env_config=env_config)
         module_dir = manifest.folder / ALGO_DIR / RL_MODULE_PATH
+        selected = manifest.folder / ALGO_DIR / SELECTED_MODULE_DIR
+        if selected.is_dir():  # an offline loop's validation-selected weights
+            module_dir = selected
         with loading(module_dir, manifest):
             return RLModule.from_checkpoint(str(module_dir.resolve()))
     if not path.is_dir():
         raise InputError(f"{path}: no such folder")
     roots = (path / ALGO_DIR, path, path / "checkpoint" / ALGO_DIR, path / "checkpoint")
-    for candidate in [*(root / RL_MODULE_PATH for root in roots), path]:
+    chosen = [root / SELECTED_MODULE_DIR for root in roots]
+    for candidate in [*chosen, *(root / RL_MODULE_PATH for root in roots), path]:
         if (candidate / "module_state.pt").is_file() or (
             candidate / "class_and_ctor_args.pkl"
         ).is_file():

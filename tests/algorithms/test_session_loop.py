@@ -120,6 +120,11 @@ def test_offline_loop_selects_on_validation_and_resumes(ray_session: Any, tmp_pa
     assert evaluation.evaluated == len(data.rows(PART_TEST))
     assert "most_popular" in evaluation.references
 
+    # --- `rayrec evaluate` loads the selected weights from the checkpoint, not the last
+    from rayrec.train import load_policy_module
+
+    assert same(weights(load_policy_module(checkpoint, env_config=config.env_config)), selected)
+
     # --- restored into a fresh algorithm: the same record and weights; training goes on
     fresh = TrainingRun(config, protocol, stop=StopCriteria(3), checkpoint_every=None)
     with fresh:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -62,6 +63,7 @@ from rayrec.algorithms.sqn.sqn_learner import (
     EPOCHS,
     NUM_UPDATES,
     SELECTED_ITERATION,
+    SELECTED_MODULE_DIR,
     SELECTED_VALUE,
     TRAIN_ROWS,
     VALID_PREFIX,
@@ -402,6 +404,13 @@ class SQN(Algorithm):
             self._rows_drawn = int(saved["rows_drawn"])
             if self.selection.weights is not None:
                 self.env_runner.module.set_state(self.selection.weights)
+
+    def save_to_path(self, path: Any = None, *args: Any, **kwargs: Any) -> str:
+        """RLlib's checkpoint, plus the selected module as an RLModule folder
+        (:data:`SELECTED_MODULE_DIR`: what ``rayrec evaluate`` scores)."""
+        saved = str(super().save_to_path(path, *args, **kwargs))
+        self.env_runner.module.save_to_path(str(Path(saved) / SELECTED_MODULE_DIR))
+        return saved
 
     def restore_from_path(self, path: Any, *args: Any, **kwargs: Any) -> None:
         """RLlib's restore, then the selected weights back in the env runner's module:

@@ -19,3 +19,7 @@ VALID_PREFIX = "valid_"  # valid_<metric>: this iteration's validation figure
 BEST_VALID_PREFIX = "best_valid_"  # best_valid_<metric>: the best of all periodic validations
 SELECTED_ITERATION = "selected_iteration"  # the iteration whose weights are selected
 SELECTED_VALUE = "selected_value"  # their selection metric on validation
+
+#: inside an algorithm checkpoint: the selected weights as an RLModule folder (what
+#: ``rayrec evaluate`` loads; the learner's module holds the last weights)
+SELECTED_MODULE_DIR = "selected_module"
