@@ -143,6 +143,10 @@ def _data_list(args: argparse.Namespace) -> int:
         seen.add(cls.name)
         print(f"{cls.name:<18} {cls.title}  (folder '{cls.default_dir}')")
     print(f"{'synthetic':<18} seeded synthetic log with known ground truth (no files)")
+    print(
+        f"{'synthetic-sessions':<18} seeded click/purchase sessions on a hidden item chain"
+        " (no files)"
+    )
     return 0
 
 
