@@ -117,10 +117,10 @@ it runs before the obs piece makes the episode ids unique, and rows of one sessi
 (same ``eps_id``) got each other's next states (75% of ``next_state`` rows wrong, no
 error). RLlib's default ``map_batches`` concurrency (max(2, num_learners) actors of 1
 CPU) on ``num_cpus=2`` leaves no CPU for the Parquet read task ("3/2 CPU" requested): no
-batch in the ~40 s watched; one actor here. Its batch, renamed to our columns, equals ``SessionData.batch``
-of the same rows and passes a ``learner.update``. The columnar path is two orders of
-magnitude faster and adds 0.4 ms to a ≥ 180 ms update, so our learners read
-``SessionData.batch`` directly.
+batch in the ~40 s watched; one actor here. Its batch, renamed to our columns, equals
+``SessionData.batch`` of the same rows and passes a ``learner.update``. The columnar
+path is two orders of magnitude faster and adds 0.4 ms to a ≥ 180 ms update, so our
+learners read ``SessionData.batch`` directly.
 """
 
 from __future__ import annotations
