@@ -35,7 +35,10 @@ from rayrec.algorithms.cal4rec.cal4rec_learner import (
 )
 from rayrec.algorithms.cal4rec.torch.default_cal4rec_torch_rl_module import N_FEEDBACK
 from rayrec.algorithms.sqn.sqn_learner import NONFINITE_SKIPS, TOTAL_LOSS
-from rayrec.algorithms.sqn.torch.default_sqn_torch_rl_module import SessionNetwork, mask_padding
+from rayrec.algorithms.sqn.torch.default_sqn_torch_rl_module import (
+    SessionNetwork,
+    item_cross_entropy,
+)
 from rayrec.algorithms.sqn.torch.sqn_torch_learner import SessionLearnerMixin, finite_guard
 from rayrec.data.sessions import ACTION, IS_BUY, LEN_STATE, STATE
 
@@ -135,7 +138,7 @@ class CAL4RecTorchLearner(SessionLearnerMixin, TorchLearner):
         module: Any = self.module[module_id]
         net = cast(SessionNetwork, module.networks[0])
         s = net(batch[STATE].long(), batch[LEN_STATE].long())  # (B, d)
-        return F.cross_entropy(mask_padding(net.ce_head(s)), batch[ACTION].long())
+        return item_cross_entropy(net.ce_head(s), batch[ACTION].long())
 
     def _uncompiled_update(self, batch: dict[str, Any], **kwargs: Any) -> Any:
         losses: dict[str, Any] = {}
@@ -199,7 +202,7 @@ class CAL4RecTorchLearner(SessionLearnerMixin, TorchLearner):
         # --- encoder step: min L_ssl + gan_coef · L_G over θ_E (G and D do not move)
         s = net(state[last], len_state[last])  # (B, d)
         # L_ssl = −log π(a|s)
-        loss_ssl = F.cross_entropy(mask_padding(net.ce_head(s)), action[last])
+        loss_ssl = item_cross_entropy(net.ce_head(s), action[last])
         terms = []
         if cfg.variant != GAN_ONLY:
             terms.append(loss_ssl)

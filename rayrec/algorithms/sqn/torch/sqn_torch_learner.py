@@ -12,7 +12,6 @@ from typing import Any, cast
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 
 from rayrec.algorithms.sqn.sqn_learner import (
@@ -23,7 +22,10 @@ from rayrec.algorithms.sqn.sqn_learner import (
     TD_LOSS,
     TOTAL_LOSS,
 )
-from rayrec.algorithms.sqn.torch.default_sqn_torch_rl_module import SessionNetwork, mask_padding
+from rayrec.algorithms.sqn.torch.default_sqn_torch_rl_module import (
+    SessionNetwork,
+    item_cross_entropy,
+)
 from rayrec.data.sessions import (
     ACTION,
     IS_DONE,
@@ -143,7 +145,7 @@ class SQNTorchLearner(SessionLearnerMixin, TorchLearner):
         main = cast(SessionNetwork, module.networks[pointer])
         s = main(state, len_state)  # (B, d)
         # L_CE = −log softmax(W_ce s + b_ce)[a]
-        ce = F.cross_entropy(mask_padding(main.ce_head(s)), action, reduction="none")  # (B,)
+        ce = item_cross_entropy(main.ce_head(s), action, reduction="none")  # (B,)
         log: dict[str, Any] = {CE_LOSS: ce.mean()}
         if method == "ce":
             total = ce.mean()
