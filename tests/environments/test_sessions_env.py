@@ -59,7 +59,14 @@ def reference_steps(
 
 def test_kind_is_registered_and_the_spec_loads(tmp_path: Path) -> None:
     assert "logged_sessions" in registered_kinds()
-    for name in ("ml1m_sessions", "retailrocket_sessions", "yoochoose_sessions"):
+    for name in (
+        "ml1m_sessions",
+        "retailrocket_sessions",
+        "retailrocket_sqn_sessions",
+        "yoochoose_sessions",
+        "yoochoose_padded_sessions",
+        "synthetic_sessions",
+    ):
         assert isinstance(load_env_spec(name), SessionsSpec)
     spec = load_env_spec(write_spec(tmp_path))
     assert spec.sessions.state_length == 3
