@@ -901,8 +901,9 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     if args.list:
         items: list[Table | Study] = [*TABLES.values(), *STUDIES.values()]
+        width = max(len(item.name) for item in items) + 2
         for item in items:
-            print(f"{item.name:<14}{item.reproduces} (default env {item.env})")
+            print(f"{item.name:<{width}}{item.reproduces} (default env {item.env})")
         return 0
     if args.table is None:
         names = ", ".join(sorted({**TABLES, **STUDIES}))

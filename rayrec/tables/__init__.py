@@ -7,7 +7,7 @@ studies."""
 from __future__ import annotations
 
 from rayrec.config import lookup
-from rayrec.tables.cal4rec import CAL4REC_TABLE
+from rayrec.tables.cal4rec import CAL4REC_ABLATION, CAL4REC_TABLE
 from rayrec.tables.ddpg_la import DDPG_LA_TABLE
 from rayrec.tables.hac import HAC_TABLE
 from rayrec.tables.lsrwrl import LSRWRL_TABLE
@@ -16,7 +16,9 @@ from rayrec.tables.studies import STUDIES as PARAMETER_STUDIES
 from rayrec.tables.studies import Study, StudyPlan, run_study
 
 #: the tables rayrec reproduces, by name
-TABLES: dict[str, Table] = {t.name: t for t in (HAC_TABLE, LSRWRL_TABLE, CAL4REC_TABLE)}
+TABLES: dict[str, Table] = {
+    t.name: t for t in (HAC_TABLE, LSRWRL_TABLE, CAL4REC_TABLE, CAL4REC_ABLATION)
+}
 #: the studies rayrec runs: the parameter studies and the tables of one algorithm's variants
 STUDIES: dict[str, Study] = {**PARAMETER_STUDIES, DDPG_LA_TABLE.name: DDPG_LA_TABLE}
 
