@@ -1,5 +1,6 @@
-"""What the env kinds that replay a dataset (``rating_walk``, ``topn``) share: their
-spec file's shape, its loading and checks, and where the dataset folder is.
+"""What the env kinds that replay a dataset (``rating_walk``, ``topn``,
+``logged_sessions``) share: their spec file's shape, its loading and checks, where the
+dataset folder is, and the check of one-item actions.
 
 Such a spec is ``kind``, ``name``, ``description``, ``dataset`` (a
 :class:`~rayrec.simulator.spec.DatasetSpec`) and one section of the kind's own settings
@@ -14,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
+
+import numpy as np
 
 from rayrec.config import from_dict, to_dict
 from rayrec.data.datasets import resolve_path
@@ -149,3 +152,23 @@ def read_env_config(env_config: Mapping[str, Any], section: str, cls: type) -> D
     return DatasetEnvConfig(
         where, str(dataset["name"]), None if path is None else str(path), settings, part
     )
+
+
+def item_actions(actions: Any, num_envs: int, n_items: int) -> np.ndarray:
+    """A vector env's one-item actions as (B,) int64 item ids.
+
+    Args:
+        actions: (B,) or (B, 1) item ids.
+        num_envs: B.
+        n_items: N; ids run 0 .. N (0 padding).
+
+    Raises:
+        ValueError: actions of another shape, or an id outside ``0 .. N``.
+    """
+    a = np.asarray(actions).reshape(num_envs, -1)
+    if a.shape[1] != 1:
+        raise ValueError(f"expected actions of shape ({num_envs},), got {np.shape(actions)}")
+    ids = a[:, 0].astype(np.int64)  # (B,)
+    if (ids < 0).any() or (ids > n_items).any():
+        raise ValueError(f"actions: expected item ids in 0 .. {n_items}, got {ids}")
+    return ids

@@ -63,6 +63,7 @@ from rayrec.data.sessions import (
 )
 from rayrec.environments.dataset_spec import (
     dataset_env_config,
+    item_actions,
     load_dataset_spec,
     read_env_config,
 )
@@ -229,14 +230,7 @@ class LoggedSessionsEnv(VectorEnv):
         Raises:
             ValueError: an action of the wrong shape or outside ``0 .. N``.
         """
-        a = np.asarray(actions).reshape(self.num_envs, -1)
-        if a.shape[1] != 1:
-            raise ValueError(
-                f"expected actions of shape ({self.num_envs},), got {np.shape(actions)}"
-            )
-        a = a[:, 0].astype(np.int64)  # (B,)
-        if (a < 0).any() or (a > self._n_items).any():
-            raise ValueError(f"actions: expected item ids in 0 .. {self._n_items}, got {a}")
+        a = item_actions(actions, self.num_envs, self._n_items)  # (B,)
         resetting = self._needs_reset.copy()  # (B,)
         live = ~resetting  # (B,) sub-envs whose action counts
         event = np.where(live, self._event, 0)  # (B,)

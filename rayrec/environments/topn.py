@@ -88,6 +88,7 @@ from rayrec.environments.dataset_spec import (
     DATA_DIR_OPTION,
     dataset_env_config,
     dataset_folder,
+    item_actions,
     load_dataset_spec,
     read_env_config,
     spec_of_kind,
@@ -486,14 +487,7 @@ class TopNEnv(VectorEnv):
         Raises:
             ValueError: an action of the wrong shape or outside ``0 .. I``.
         """
-        a = np.asarray(actions).reshape(self.num_envs, -1)
-        if a.shape[1] != 1:
-            raise ValueError(
-                f"expected actions of shape ({self.num_envs},), got {np.shape(actions)}"
-            )
-        a = a[:, 0].astype(np.int64)  # (B,)
-        if (a < 0).any() or (a > self._n_items).any():
-            raise ValueError(f"actions: expected item ids in 0 .. {self._n_items}, got {a}")
+        a = item_actions(actions, self.num_envs, self._n_items)  # (B,)
         resetting = self._needs_reset.copy()
         live = ~resetting  # (B,) sub-envs whose action counts
         rows = self._rows

@@ -110,17 +110,15 @@ class CAL4RecConfig(SQNConfig):
         **kwargs: Any,
     ) -> CAL4RecConfig:
         super().training(**kwargs)
-        for name, value in {
-            "variant": variant,
-            "gan_lr": gan_lr,
-            "disc_steps": disc_steps,
-            "temperature": temperature,
-            "straight_through": straight_through,
-            "generator_loss": generator_loss,
-            "gan_coef": gan_coef,
-        }.items():
-            if value is not NotProvided:
-                setattr(self, name, value)
+        self._set_provided(
+            variant=variant,
+            gan_lr=gan_lr,
+            disc_steps=disc_steps,
+            temperature=temperature,
+            straight_through=straight_through,
+            generator_loss=generator_loss,
+            gan_coef=gan_coef,
+        )
         return self
 
     def validate(self) -> None:

@@ -167,19 +167,23 @@ class SQNConfig(AlgorithmConfig):
         **kwargs: Any,
     ) -> SQNConfig:
         super().training(**kwargs)
-        for name, value in {
-            "method": method,
-            "backbone": backbone,
-            "sac_start": sac_start,
-            "sac_clip_weight": sac_clip_weight,
-            "updates_per_iteration": updates_per_iteration,
-            "validation_interval": validation_interval,
-            "selection_metric": selection_metric,
-            "max_nonfinite_updates": max_nonfinite_updates,
-        }.items():
+        self._set_provided(
+            method=method,
+            backbone=backbone,
+            sac_start=sac_start,
+            sac_clip_weight=sac_clip_weight,
+            updates_per_iteration=updates_per_iteration,
+            validation_interval=validation_interval,
+            selection_metric=selection_metric,
+            max_nonfinite_updates=max_nonfinite_updates,
+        )
+        return self
+
+    def _set_provided(self, **values: Any) -> None:
+        """Sets the fields given a value other than ``NotProvided``."""
+        for name, value in values.items():
             if value is not NotProvided:
                 setattr(self, name, value)
-        return self
 
     def _check_int(self, name: str, low: int) -> None:
         value = getattr(self, name)
