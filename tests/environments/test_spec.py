@@ -247,16 +247,20 @@ def test_unknown_kind_names_file_key_and_kinds(tmp_path: Path) -> None:
     assert load_error(path) == expected
 
 
-@pytest.mark.parametrize(
-    "kind", [k for k in ENV_KINDS if k not in ("slate", "rating_walk", "topn", "logged_sessions")]
-)
-def test_known_kind_not_available_yet(tmp_path: Path, kind: str) -> None:
-    assert kind not in registered_kinds()
+def test_known_kind_not_available_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kind of :data:`ENV_KINDS` no module has registered (every kind is registered
+    today: one is taken out of the registry for the test)."""
+    from rayrec.environments import spec as spec_module
+
+    kind = "logged_sessions"
+    kinds = {k: v for k, v in spec_module._KINDS.items() if k != kind}
+    monkeypatch.setattr(spec_module, "_KINDS", kinds)
+    assert kind in ENV_KINDS and kind not in registered_kinds()
     path = write(tmp_path, set_key(base_spec(), "kind", kind))
     assert read_kind(path) == kind
     assert load_error(path) == (
         f"{path}: kind: {kind!r} environments are not available yet"
-        " (available: slate, rating_walk, topn, logged_sessions)"
+        " (available: slate, rating_walk, topn)"
     )
     with pytest.raises(InputError, match="not available yet"):
         env_creator_name(kind)
