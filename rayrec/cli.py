@@ -859,6 +859,12 @@ def _reproduce_args(p: argparse.ArgumentParser) -> None:
         "--out",
         help="output folder (default runs/reproduce/<table>-<env>, then the overrides if any)",
     )
+    p.add_argument(
+        "--assemble",
+        action="store_true",
+        help="make the table from the finished runs in --out, training nothing (a missing"
+        " run is named; its row shows the seeds it has)",
+    )
     p.add_argument("--json", action="store_true", help="end with one JSON object (summary)")
 
 
@@ -917,6 +923,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         "eval_users": args.eval_users,
         "num_env_runners": args.num_env_runners,
         "preset": args.preset,
+        "assemble_only": args.assemble or None,
     }
     if isinstance(target, Study):
         if args.algos:

@@ -80,23 +80,30 @@ def _runs(
     say: Callable[[str], None],
     code: str,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Train or reuse every (row, seed): rows are (label, method, overrides, folder)."""
+    """Train or reuse every (row, seed): rows are (label, method, overrides, folder).
+    With ``plan.assemble_only`` a row keeps the seeds that finished (its label says
+    ``k of n seeds`` when some are missing) and a row with none is left out."""
     results: dict[str, list[dict[str, Any]]] = {}
     for label, algo, extra, folder in rows:
         row_plan = replace(plan, overrides={algo: {**plan.overrides.get(algo, {}), **extra}})
-        for seed in plan.seeds:
-            results.setdefault(label, []).append(
-                train_or_reuse(
-                    table,
-                    row_plan,
-                    algo,
-                    seed,
-                    out / algo / folder / f"s{seed}",
-                    code=code,
-                    say=say,
-                    what=label,
-                )
+        runs = [
+            train_or_reuse(
+                table,
+                row_plan,
+                algo,
+                seed,
+                out / algo / folder / f"s{seed}",
+                code=code,
+                say=say,
+                what=label,
             )
+            for seed in plan.seeds
+        ]
+        done = [r for r in runs if r is not None]
+        if len(done) < len(runs) and done:
+            label = f"{label} ({len(done)} of {len(runs)} seeds)"
+        if done:
+            results[label] = done
     return results
 
 

@@ -81,6 +81,9 @@ class TablePlan:
     #: the algorithms' named settings the overrides start from (``--preset``; their
     #: values are in ``overrides``, which is what a run records and is reused by)
     preset: str = "paper"
+    #: make the table from the finished runs only, training nothing (``--assemble``): a
+    #: run not finished is reported missing and its row shows the seeds it has
+    assemble_only: bool = False
 
     def validate(self) -> None:
         """Bad choices fail before anything trains.
@@ -326,11 +329,11 @@ def train_or_reuse(
     code: str,
     say: Callable[[str], None],
     what: str | None = None,
-) -> dict[str, Any]:
+) -> Any:
     """The result of run ``folder``: reused when it finished with the plan's budget,
     evaluation and overrides (:func:`finished_run`), else trained from scratch through
-    :func:`rayrec.train.run_training`. ``what`` names the run in messages (default:
-    the algorithm)."""
+    :func:`rayrec.train.run_training` — or, with ``plan.assemble_only``, None (said to
+    be missing). ``what`` names the run in messages (default: the algorithm)."""
     from rayrec.runs import FINISHED, read_status
     from rayrec.train import run_training
 
@@ -341,6 +344,9 @@ def train_or_reuse(
         note = "" if made_with == code else f"; trained with {made_with}, now {code}"
         say(f"reusing {what} seed {seed} ({folder}{note})")
         return done
+    if plan.assemble_only:
+        say(f"missing {what} seed {seed} ({folder}: not finished with this plan; --assemble)")
+        return None
     status = read_status(folder)
     again = (
         f" (restarting: it held {status.describe()})"
@@ -386,7 +392,8 @@ def run_table(
         for seed in plan.seeds:
             folder = run_dir(out, algo, seed)
             done = train_or_reuse(table, plan, algo, seed, folder, code=code, say=say)
-            results.setdefault(algo, []).append(done)
+            if done is not None:
+                results.setdefault(algo, []).append(done)
     summary = summarize(table, plan, results, reference_rows(table, plan, out))
     atomic_write_text(out / "table.md", summary["markdown"])
     atomic_write_text(out / "runs.csv", runs_csv(table, results))

@@ -222,6 +222,8 @@ def run_study(
 
     plan.validate()
     out.mkdir(parents=True, exist_ok=True)
+    if plan.runs.assemble_only:
+        raise InputError(f"--assemble: {study.table.name} is a study; it trains its points")
     table, algo = study.table, plan.algo
     code = code_version()
     headline = get_protocol(table.protocol).headline

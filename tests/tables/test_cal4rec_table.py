@@ -72,6 +72,15 @@ def test_table_then_ablation_train_each_run_once(
     assert result["iterations"] == 2 and result["last_row"]["num_updates_lifetime"] == 20
     assert result["last_row"]["selected_iteration"] in (1, 2)
 
+    # --assemble trains nothing: seed 1 is missing and its rows say how many seeds they have
+    at = common.index("--seeds")
+    both_seeds = [*common[: at + 2], "1", *common[at + 2 :]]  # --seeds 0 1
+    assemble = ["reproduce", "cal4rec-table", "--algos", "ce", "cal4rec", *both_seeds]
+    assert main([*assemble, "--assemble"]) == 0
+    out = capsys.readouterr().out
+    assert "training" not in out and out.count("missing GRU-") == 2
+    assert "| GRU-CE (1 of 2 seeds) |" in (tmp_path / "table.md").read_text()
+
     # the ablation: the full variant is the table's CAL4Rec run, reused
     assert main(["reproduce", "cal4rec-ablation", *common]) == 0
     out = capsys.readouterr().out
