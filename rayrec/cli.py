@@ -956,7 +956,11 @@ def _reproduce(args: argparse.Namespace) -> int:
         summary = run_table(target, plan, out, say=_say)
         shown = ""
     print(summary["markdown"], end="")
-    print(f"table: {out / 'table.md'}  runs: {out / 'runs.csv'}{shown}")
+    written = summary.get("written")  # a table runner that writes other files names them
+    if written:
+        print("  ".join(f"{name}: {out / file}" for name, file in written.items()))
+    else:
+        print(f"table: {out / 'table.md'}  runs: {out / 'runs.csv'}{shown}")
     if args.json:
         emit_json({k: v for k, v in summary.items() if k != "markdown"})
     return 0

@@ -252,6 +252,7 @@ def run_cal4rec_ablation(
     atomic_write_text(out / "ablation.md", summary["markdown"])
     atomic_write_bytes(out / "ablation.png", ablation_figure(summary["rows"], backbones))
     atomic_write_text(out / "ablation.json", json.dumps(summary, indent=2, default=str))
+    summary["written"] = {"ablation": "ablation.md", "plot": "ablation.png"}
     return summary
 
 

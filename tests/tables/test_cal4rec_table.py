@@ -86,6 +86,7 @@ def test_table_then_ablation_train_each_run_once(
     out = capsys.readouterr().out
     assert out.count("reusing GRU: CAL4Rec (full)") == 1
     assert out.count("training GRU: ") == 3
+    assert f"ablation: {tmp_path / 'ablation.md'}  plot: {tmp_path / 'ablation.png'}" in out
     assert (tmp_path / "ablation.png").read_bytes()[:4] == b"\x89PNG"
     ablation = (tmp_path / "ablation.md").read_text()
     for label in ("L_ssl only", "L_gan only", "no Gumbel-max", "CAL4Rec (full)"):
