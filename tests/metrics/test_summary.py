@@ -28,3 +28,12 @@ def test_mean_std_single_value_and_inputs() -> None:
 def test_mean_std_empty_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one value"):
         mean_std([])
+
+
+def test_mean_std_of_an_undefined_metric_is_nan() -> None:
+    """Purchase figures on click-only data are NaN in every run: the row is NaN, not an
+    error (statistics.stdev raises on NaN)."""
+    mean, std = mean_std([float("nan"), float("nan"), float("nan")])
+    assert math.isnan(mean) and math.isnan(std)
+    mean, std = mean_std([0.1, float("nan")])
+    assert math.isnan(mean) and math.isnan(std)
