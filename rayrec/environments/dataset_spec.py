@@ -172,3 +172,14 @@ def item_actions(actions: Any, num_envs: int, n_items: int) -> np.ndarray:
     if (ids < 0).any() or (ids > n_items).any():
         raise ValueError(f"actions: expected item ids in 0 .. {n_items}, got {ids}")
     return ids
+
+
+def spec_mapping(spec: Any, section: str) -> dict[str, Any]:
+    """A loaded dataset-replay spec as the mapping its YAML file holds."""
+    return {
+        "kind": spec.kind,
+        "name": spec.name,
+        "description": spec.description,
+        "dataset": to_dict(spec.dataset),
+        section: to_dict(getattr(spec, section)),
+    }

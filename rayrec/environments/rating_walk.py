@@ -81,7 +81,6 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from rayrec.config import to_dict
 from rayrec.data.datasets import load_dataset
 from rayrec.data.rating_walk import RatingRecords, build_rating_records
 from rayrec.environments.dataset_spec import (
@@ -90,6 +89,7 @@ from rayrec.environments.dataset_spec import (
     dataset_folder,
     load_dataset_spec,
     read_env_config,
+    spec_mapping,
     spec_of_kind,
 )
 from rayrec.environments.keys import (
@@ -197,13 +197,7 @@ class RatingWalkSpec:
 
     def to_mapping(self) -> dict[str, Any]:
         """The spec as the mapping its YAML file holds."""
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "description": self.description,
-            "dataset": to_dict(self.dataset),
-            "walk": to_dict(self.walk),
-        }
+        return spec_mapping(self, "walk")
 
 
 def load_rating_walk_spec(path: Path, data: dict[str, Any]) -> RatingWalkSpec:

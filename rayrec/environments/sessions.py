@@ -66,6 +66,7 @@ from rayrec.environments.dataset_spec import (
     item_actions,
     load_dataset_spec,
     read_env_config,
+    spec_mapping,
 )
 from rayrec.environments.keys import INFO_HIT
 from rayrec.environments.rating_walk import WORKER_SEED_STRIDE
@@ -106,13 +107,7 @@ class SessionsSpec:
 
     def to_mapping(self) -> dict[str, Any]:
         """The spec as the mapping its YAML file holds."""
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "description": self.description,
-            "dataset": to_dict(self.dataset),
-            "sessions": to_dict(self.sessions),
-        }
+        return spec_mapping(self, "sessions")
 
 
 def load_sessions_spec(path: Path, data: dict[str, Any]) -> SessionsSpec:

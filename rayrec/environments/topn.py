@@ -81,7 +81,6 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from rayrec.config import to_dict
 from rayrec.data.datasets import load_dataset
 from rayrec.data.topn import RELEVANCES, TopNData, build_topn_data
 from rayrec.environments.dataset_spec import (
@@ -91,6 +90,7 @@ from rayrec.environments.dataset_spec import (
     item_actions,
     load_dataset_spec,
     read_env_config,
+    spec_mapping,
     spec_of_kind,
 )
 from rayrec.environments.keys import (
@@ -196,13 +196,7 @@ class TopNSpec:
 
     def to_mapping(self) -> dict[str, Any]:
         """The spec as the mapping its YAML file holds."""
-        return {
-            "kind": self.kind,
-            "name": self.name,
-            "description": self.description,
-            "dataset": to_dict(self.dataset),
-            "topn": to_dict(self.topn),
-        }
+        return spec_mapping(self, "topn")
 
 
 def load_topn_spec(path: Path, data: dict[str, Any]) -> TopNSpec:
